@@ -1,0 +1,70 @@
+"""Sending chunk messages to the work queue, and unusable ones to the dead-letter queue."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from .errors import VectorizerError
+
+SQS_BATCH_ENTRIES = 10
+SEND_ATTEMPTS = 5
+
+
+def plan_batches(bodies: list[str], max_batch_bytes: int) -> list[list[int]]:
+    """Group message indexes into SendMessageBatch calls: <= 10 entries, <= the size limit."""
+    batches: list[list[int]] = []
+    current: list[int] = []
+    used = 0
+    for index, body in enumerate(bodies):
+        size = len(body.encode("utf-8"))
+        if current and (len(current) >= SQS_BATCH_ENTRIES or used + size > max_batch_bytes):
+            batches.append(current)
+            current, used = [], 0
+        current.append(index)
+        used += size
+    if current:
+        batches.append(current)
+    return batches
+
+
+class ChunkQueue:
+    def __init__(
+        self, sqs_client: Any, queue_url: str, dead_letter_url: str, max_batch_bytes: int,
+        pause: float = 0.2,
+    ) -> None:
+        self._sqs = sqs_client
+        self._queue_url = queue_url
+        self._dead_letter_url = dead_letter_url
+        self._max_batch_bytes = max_batch_bytes
+        self._pause = pause
+
+    def send(self, bodies: list[str]) -> None:
+        """Send every body; entries SQS reports as `Failed` inside a 200 are sent again."""
+        for batch in plan_batches(bodies, self._max_batch_bytes):
+            pending = {str(index): bodies[index] for index in batch}
+            for attempt in range(1, SEND_ATTEMPTS + 1):
+                answer = self._sqs.send_message_batch(
+                    QueueUrl=self._queue_url,
+                    Entries=[{"Id": key, "MessageBody": body} for key, body in pending.items()],
+                )
+                failed = answer.get("Failed", [])
+                if not failed:
+                    break
+                sender_faults = [entry for entry in failed if entry.get("SenderFault")]
+                if sender_faults or attempt == SEND_ATTEMPTS:
+                    reason = (sender_faults or failed)[0].get("Message", "unknown reason")
+                    raise VectorizerError(
+                        f"the work queue refused {len(failed)} chunk message(s): {reason}",
+                        status=503, code="queue_unavailable",
+                    )
+                pending = {entry["Id"]: pending[entry["Id"]] for entry in failed}
+                time.sleep(self._pause * attempt)
+
+    def dead_letter(self, body: str, reason: str) -> None:
+        """Park a message no retry can fix, with the reason beside it, instead of looping on it."""
+        self._sqs.send_message(
+            QueueUrl=self._dead_letter_url,
+            MessageBody=body,
+            MessageAttributes={"reason": {"DataType": "String", "StringValue": reason[:1000]}},
+        )

@@ -1,0 +1,160 @@
+"""The `text2vec-huggingface` module config, validated with Weaviate's rules.
+
+A config names the model one of three ways: `model`; `passageModel` with `queryModel` (DPR: the
+first embeds documents, the second queries); or `endpointURL`, a dedicated inference endpoint,
+which wins over the model settings. `resolve_target` turns a config into the one URL to call.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from .errors import EndpointNotAllowedError
+from .settings import Settings
+
+Purpose = Literal["passage", "query"]
+
+# A Hub model id: "name" or "owner/name". Anything else (dots-only segments, more slashes,
+# spaces) could change the path of the URL we build, so it is refused.
+_SEGMENT = r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}"
+_MODEL_ID = re.compile(rf"^{_SEGMENT}(/{_SEGMENT})?$")
+
+
+def _config_error(message: str) -> PydanticCustomError:
+    return PydanticCustomError("invalid_config", message)
+
+
+def _reject_unknown_keys(value: Any, allowed: tuple[str, ...], where: str) -> None:
+    if not isinstance(value, dict):
+        return
+    unknown = sorted(key for key in value if key not in allowed)
+    if unknown:
+        raise _config_error(
+            f"unknown {where} setting(s) {', '.join(repr(k) for k in unknown)}; "
+            f"allowed: {', '.join(allowed)}"
+        )
+
+
+class ModuleOptions(BaseModel):
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+
+    wait_for_model: bool = Field(False, alias="waitForModel")
+    use_gpu: bool = Field(False, alias="useGPU")
+    use_cache: bool = Field(True, alias="useCache")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys_only(cls, value: Any) -> Any:
+        _reject_unknown_keys(value, ("waitForModel", "useGPU", "useCache"), "options")
+        return value
+
+
+class ModuleConfig(BaseModel):
+    """The class-level moduleConfig of `text2vec-huggingface`."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+
+    model: str | None = None
+    passage_model: str | None = Field(None, alias="passageModel")
+    query_model: str | None = Field(None, alias="queryModel")
+    endpoint_url: str | None = Field(None, alias="endpointURL")
+    options: ModuleOptions = Field(default_factory=ModuleOptions)
+    # Weaviate keeps these beside the model settings; they shape object text, not the call.
+    vectorize_class_name: bool = Field(True, alias="vectorizeClassName")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys_only(cls, value: Any) -> Any:
+        _reject_unknown_keys(value, _CONFIG_KEYS, "config")
+        if isinstance(value, dict):
+            # An empty string is Weaviate's "not set".
+            return {key: (None if item == "" else item) for key, item in value.items()}
+        return value
+
+    @model_validator(mode="after")
+    def _one_way_to_name_the_model(self) -> ModuleConfig:
+        if self.endpoint_url is None:
+            if self.model and (self.passage_model or self.query_model):
+                raise _config_error(
+                    "only one setting must be set either 'model' or 'passageModel' with 'queryModel'"
+                )
+            if self.passage_model and not self.query_model:
+                raise _config_error("'passageModel' is set, but 'queryModel' is empty")
+            if self.query_model and not self.passage_model:
+                raise _config_error("'queryModel' is set, but 'passageModel' is empty")
+            for name in (self.model, self.passage_model, self.query_model):
+                if name is not None and not _MODEL_ID.match(name):
+                    raise _config_error(
+                        f"model {name!r} is not a Hugging Face model id like 'owner/name'"
+                    )
+        else:
+            parts = urlsplit(self.endpoint_url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise _config_error(f"'endpointURL' {self.endpoint_url!r} is not an absolute URL")
+        return self
+
+    def model_for(self, purpose: Purpose, default_model: str) -> str:
+        if self.passage_model and self.query_model:
+            return self.query_model if purpose == "query" else self.passage_model
+        return self.model or default_model
+
+
+_CONFIG_KEYS = ("model", "passageModel", "queryModel", "endpointURL", "options", "vectorizeClassName")
+
+
+class Target(BaseModel):
+    """Where and how to call Hugging Face for one request."""
+
+    model_config = ConfigDict(frozen=True)
+
+    url: str
+    model: str
+    options: ModuleOptions
+
+
+def _host_allowed(scheme: str, host: str, port: int | None, patterns: tuple[str, ...]) -> bool:
+    for pattern in patterns:
+        allowed_scheme = "https"
+        if "://" in pattern:
+            allowed_scheme, pattern = pattern.split("://", 1)
+        if scheme != allowed_scheme:
+            continue
+        pattern_host, _, pattern_port = pattern.partition(":")
+        if pattern_port and str(port) != pattern_port:
+            continue
+        if fnmatch.fnmatchcase(host, pattern_host):
+            return True
+    return False
+
+
+def check_endpoint_allowed(url: str, settings: Settings) -> None:
+    """Refuse an endpointURL we must never call: not https, or a host outside the allow-list.
+
+    An allow-list entry is a host pattern (`*.endpoints.huggingface.cloud`) that admits https
+    only; an entry spelled with a scheme and port (`http://127.0.0.1:8088`) admits exactly that,
+    for local endpoints.
+    """
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if parts.username or parts.password:
+        raise EndpointNotAllowedError("'endpointURL' must not carry credentials")
+    if not _host_allowed(parts.scheme, host, parts.port, settings.endpoint_url_allowed_hosts):
+        raise EndpointNotAllowedError(
+            f"'endpointURL' host {host!r} over {parts.scheme} is not allowed; allowed: "
+            f"{', '.join(settings.endpoint_url_allowed_hosts)} (https only unless a scheme is given)"
+        )
+
+
+def resolve_target(config: ModuleConfig, purpose: Purpose, settings: Settings) -> Target:
+    if config.endpoint_url:
+        check_endpoint_allowed(config.endpoint_url, settings)
+        return Target(url=config.endpoint_url, model=config.endpoint_url, options=config.options)
+    model = config.model_for(purpose, settings.default_model)
+    url = f"{settings.hf_api_base_url}/models/{model}/pipeline/feature-extraction"
+    return Target(url=url, model=model, options=config.options)

@@ -1,0 +1,196 @@
+"""The Hugging Face feature-extraction client: batching, concurrency, retries, error isolation.
+
+Inputs go out in requests of at most `hf_batch_size` texts, up to `hf_concurrency` requests at
+once over one pooled `httpx.AsyncClient`, and come back in input order. A request HF refuses
+because of its inputs (400/413/422) is split in halves until the one input at fault is found,
+so a bad text never takes its neighbours down with it. Anything else that fails is retried per
+`RetryPolicy` and, once retries run out, reported for each input of that request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import httpx
+
+from .config import Target
+from .errors import HuggingFaceError
+from .hf_response import classify_failure, decode_json, parse_embeddings
+from .retry import RetryPolicy
+from .settings import Settings
+
+Sleep = Callable[[float], Awaitable[None]]
+REDACTED = "***"
+
+
+@dataclass
+class EmbedOutcome:
+    """One entry per input: a vector, or the error that kept it from having one."""
+
+    vectors: list[list[float] | None]
+    errors: dict[int, HuggingFaceError] = field(default_factory=dict)
+
+    @property
+    def dimensions(self) -> int | None:
+        return next((len(vector) for vector in self.vectors if vector is not None), None)
+
+    def first_request_wide_error(self) -> HuggingFaceError | None:
+        """The first failure that is not about an input itself (loading, rate limit, token...)."""
+        return next((e for _, e in sorted(self.errors.items()) if not e.item_specific), None)
+
+
+def request_headers(token: str | None, target: Target) -> dict[str, str]:
+    headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    if target.options.wait_for_model:
+        headers["x-wait-for-model"] = "true"
+    if not target.options.use_cache:
+        # HF drops `use_cache: false` from the body on its newer routes; the header is honoured.
+        headers["x-use-cache"] = "false"
+    return headers
+
+
+def request_body(texts: list[str], target: Target) -> bytes:
+    options = {
+        "wait_for_model": target.options.wait_for_model,
+        "use_gpu": target.options.use_gpu,
+        "use_cache": target.options.use_cache,
+    }
+    return json.dumps({"inputs": texts, "options": options}, ensure_ascii=False).encode("utf-8")
+
+
+def redact(message: str, secret: str | None) -> str:
+    return message.replace(secret, REDACTED) if secret else message
+
+
+class HuggingFaceClient:
+    """Owns one `httpx.AsyncClient`, reused for as long as the container stays warm."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Sleep = asyncio.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._settings = settings
+        self._transport = transport
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self._policy = RetryPolicy(
+            max_attempts=settings.hf_max_attempts,
+            base_seconds=settings.hf_backoff_base_seconds,
+            cap_seconds=settings.hf_backoff_cap_seconds,
+        )
+        self._http: httpx.AsyncClient | None = None
+
+    def _client(self) -> httpx.AsyncClient:
+        if self._http is None:
+            limit = self._settings.hf_concurrency
+            self._http = httpx.AsyncClient(
+                transport=self._transport,
+                limits=httpx.Limits(max_connections=limit, max_keepalive_connections=limit),
+                follow_redirects=False,  # a redirect could carry the token to another host
+                timeout=self._settings.hf_timeout_seconds,
+            )
+        return self._http
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+    async def embed(
+        self, target: Target, texts: list[str], token: str | None, deadline: float
+    ) -> EmbedOutcome:
+        """Vectorize `texts` before `deadline` (a `time.monotonic()` value)."""
+        outcome = EmbedOutcome(vectors=[None] * len(texts))
+        size = self._settings.hf_batch_size
+        gate = asyncio.Semaphore(self._settings.hf_concurrency)
+        batches = [list(range(start, min(start + size, len(texts)))) for start in range(0, len(texts), size)]
+        await asyncio.gather(
+            *(self._embed_batch(target, texts, batch, token, deadline, gate, outcome) for batch in batches)
+        )
+        return outcome
+
+    async def _embed_batch(
+        self,
+        target: Target,
+        texts: list[str],
+        indexes: list[int],
+        token: str | None,
+        deadline: float,
+        gate: asyncio.Semaphore,
+        outcome: EmbedOutcome,
+    ) -> None:
+        try:
+            async with gate:
+                vectors = await self._post_with_retries(target, [texts[i] for i in indexes], token, deadline)
+        except HuggingFaceError as error:
+            if error.item_specific and len(indexes) > 1:
+                middle = len(indexes) // 2
+                await asyncio.gather(
+                    self._embed_batch(target, texts, indexes[:middle], token, deadline, gate, outcome),
+                    self._embed_batch(target, texts, indexes[middle:], token, deadline, gate, outcome),
+                )
+                return
+            for index in indexes:
+                outcome.errors[index] = error
+            return
+        for index, vector in zip(indexes, vectors, strict=True):
+            outcome.vectors[index] = vector
+
+    async def _post_with_retries(
+        self, target: Target, texts: list[str], token: str | None, deadline: float
+    ) -> list[list[float]]:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await self._post_once(target, texts, token, deadline)
+            except HuggingFaceError as error:
+                wait = self._policy.next_wait(attempt, error, deadline - time.monotonic(), self._rng)
+                if wait is None:
+                    raise
+                await self._sleep(wait)
+
+    async def _post_once(
+        self, target: Target, texts: list[str], token: str | None, deadline: float
+    ) -> list[list[float]]:
+        seconds_left = deadline - time.monotonic()
+        if seconds_left <= 0.1:
+            raise HuggingFaceError(
+                "Hugging Face did not answer before the deadline", status=504, code="hf_timeout"
+            )
+        timeout = min(self._settings.hf_timeout_seconds, seconds_left)
+        try:
+            response = await self._client().post(
+                target.url,
+                content=request_body(texts, target),
+                headers=request_headers(token, target),
+                timeout=timeout,
+            )
+        except httpx.TimeoutException as exc:
+            raise HuggingFaceError(
+                f"Hugging Face timed out after {timeout:.1f} s ({type(exc).__name__})",
+                status=504, code="hf_timeout", retryable=True,
+            ) from None
+        except httpx.TransportError as exc:
+            raise HuggingFaceError(
+                f"Hugging Face could not be reached ({type(exc).__name__})",
+                status=502, code="hf_unreachable", retryable=True,
+            ) from None
+        body = response.content
+        if response.status_code != 200:
+            error = classify_failure(response.status_code, body, response.headers.get("retry-after"))
+            error.message = redact(error.message, token)
+            error.args = (error.message,)
+            raise error
+        return parse_embeddings(decode_json(body), expected=len(texts))

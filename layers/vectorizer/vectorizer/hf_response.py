@@ -1,0 +1,186 @@
+"""Decoding what a Hugging Face feature-extraction endpoint answers, and what it says on failure.
+
+Pure functions: they take decoded JSON (or bytes) and return vectors or raise
+`HuggingFaceError`, so every accepted and refused shape is covered by unit tests.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from .errors import HuggingFaceError
+
+MAX_ERROR_CHARS = 500
+
+
+def _bad_response(message: str) -> HuggingFaceError:
+    return HuggingFaceError(
+        f"Hugging Face returned an unusable answer: {message}", status=502, code="hf_bad_response"
+    )
+
+
+def _depth(value: Any) -> int:
+    depth = 0
+    while isinstance(value, list):
+        if not value:
+            raise _bad_response("an empty array")
+        value = value[0]
+        depth += 1
+    return depth
+
+
+def _as_vector(row: Any) -> list[float]:
+    if not isinstance(row, list) or not row:
+        raise _bad_response("a vector that is not a non-empty array of numbers")
+    vector = []
+    for number in row:
+        # bool is an int in Python, but `true` is no coordinate.
+        if isinstance(number, bool) or not isinstance(number, (int, float)):
+            raise _bad_response("a vector with a non-numeric value")
+        if not math.isfinite(number):
+            raise _bad_response("a vector with a non-finite value")
+        vector.append(float(number))
+    return vector
+
+
+def _mean_pool(tokens: Any) -> list[float]:
+    """Average token vectors into one: the answer of a model without a pooling layer."""
+    if not isinstance(tokens, list) or not tokens:
+        raise _bad_response("token vectors that are not a non-empty array")
+    rows = [_as_vector(row) for row in tokens]
+    width = len(rows[0])
+    if any(len(row) != width for row in rows):
+        raise _bad_response("token vectors of different lengths")
+    return [sum(column) / len(rows) for column in zip(*rows, strict=True)]
+
+
+def parse_embeddings(payload: Any, expected: int) -> list[list[float]]:
+    """Return one vector per input, in input order, from any shape HF is known to answer.
+
+    Accepted: a 2-D array; a 1-D array for a single input; `{"embeddings": [[...]]}`; 3-D token
+    vectors (one matrix per input) and 4-D ones with an outer length of 1, both mean-pooled.
+    """
+    if isinstance(payload, dict):
+        if "embeddings" not in payload:
+            raise _bad_response("an object without 'embeddings'")
+        payload = payload["embeddings"]
+    if not isinstance(payload, list):
+        raise _bad_response(f"a {type(payload).__name__} instead of an array")
+
+    depth = _depth(payload)
+    if depth == 1:
+        vectors = [_as_vector(payload)]
+    elif depth == 2:
+        vectors = [_as_vector(row) for row in payload]
+    elif depth == 3:
+        vectors = [_mean_pool(matrix) for matrix in payload]
+    elif depth == 4:
+        if len(payload) == 1:
+            vectors = [_mean_pool(matrix) for matrix in payload[0]]
+        elif all(isinstance(item, list) and len(item) == 1 for item in payload):
+            vectors = [_mean_pool(item[0]) for item in payload]
+        else:
+            raise _bad_response("a 4-D array whose outer length is not 1")
+    else:
+        raise _bad_response(f"a {depth}-D array")
+
+    if len(vectors) != expected:
+        raise _bad_response(f"{len(vectors)} vectors for {expected} inputs")
+    width = len(vectors[0])
+    if any(len(vector) != width for vector in vectors):
+        raise _bad_response("vectors of different lengths (a ragged array)")
+    return vectors
+
+
+def decode_json(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise _bad_response("a body that is not JSON") from exc
+
+
+def error_text(body: bytes) -> str:
+    """HF's own words from an error answer: `{"error": "..."}`, a list of them, or plain text."""
+    try:
+        decoded = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        decoded = body.decode("utf-8", errors="replace")
+    if isinstance(decoded, dict) and "error" in decoded:
+        decoded = decoded["error"]
+    if isinstance(decoded, list):
+        decoded = "; ".join(str(item) for item in decoded)
+    text = str(decoded).strip() or "no message"
+    return text[:MAX_ERROR_CHARS]
+
+
+def estimated_time(body: bytes) -> float | None:
+    """The `estimated_time` (seconds) HF gives while a model is loading, if any."""
+    try:
+        decoded = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    value = decoded.get("estimated_time") if isinstance(decoded, dict) else None
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return max(0.0, float(value))
+    return None
+
+
+def retry_after_seconds(header: str | None) -> float | None:
+    """A `Retry-After` header in seconds; HTTP-dates are rare on HF and are treated as absent."""
+    if header is None:
+        return None
+    try:
+        value = float(header.strip())
+    except ValueError:
+        return None
+    return max(0.0, value) if math.isfinite(value) else None
+
+
+def classify_failure(status: int, body: bytes, retry_after_header: str | None) -> HuggingFaceError:
+    """Turn an HF error answer into the error our caller sees, with HF's own message in it."""
+    text = error_text(body)
+    if status == 503:
+        wait = estimated_time(body)
+        suffix = f" (estimated time {wait:.0f} s)" if wait is not None else ""
+        return HuggingFaceError(
+            f"Hugging Face model is loading or unavailable: {text}{suffix}",
+            status=503, code="hf_model_loading", retryable=True,
+            retry_after=wait if wait is not None else retry_after_seconds(retry_after_header),
+        )
+    if status == 429:
+        return HuggingFaceError(
+            f"Hugging Face rate limit reached: {text}", status=429, code="hf_rate_limited",
+            retryable=True, retry_after=retry_after_seconds(retry_after_header),
+        )
+    if status == 401:
+        return HuggingFaceError(
+            f"Hugging Face rejected the token: {text}", status=401, code="hf_token_rejected"
+        )
+    if status == 403:
+        return HuggingFaceError(
+            f"Hugging Face refused access with this token: {text}", status=403, code="hf_forbidden"
+        )
+    if status == 404:
+        return HuggingFaceError(
+            f"Hugging Face has no such model or endpoint: {text}", status=400, code="hf_model_not_found"
+        )
+    if status in (400, 413, 422):
+        return HuggingFaceError(
+            f"Hugging Face refused the input: {text}", status=400 if status != 413 else 413,
+            code="hf_input_rejected", item_specific=True,
+        )
+    if status == 504:
+        return HuggingFaceError(
+            f"Hugging Face timed out: {text}", status=504, code="hf_timeout", retryable=True
+        )
+    if status >= 500:
+        return HuggingFaceError(
+            f"Hugging Face failed with status {status}: {text}", status=502, code="hf_upstream_error",
+            retryable=True,
+        )
+    return HuggingFaceError(
+        f"Hugging Face answered with unexpected status {status}: {text}", status=502,
+        code="hf_unexpected_status",
+    )

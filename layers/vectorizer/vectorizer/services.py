@@ -1,0 +1,49 @@
+"""Wiring: the clients and stores one container uses, built once from its settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import boto3
+from botocore.config import Config
+
+from .chunk_queue import ChunkQueue
+from .credentials import DefaultToken, TokenSealer
+from .hf_client import HuggingFaceClient
+from .job_store import JobStore
+from .settings import Settings, current_settings
+from .vector_store import VectorStore
+
+# Standard retry mode backs off on throttling and 5xx from AWS itself.
+AWS_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=20)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    hf: HuggingFaceClient
+    jobs: JobStore
+    vectors: VectorStore
+    queue: ChunkQueue
+    sealer: TokenSealer
+    default_token: DefaultToken
+
+
+def build_services(settings: Settings | None = None) -> Services:
+    settings = settings or current_settings()
+    dynamodb = boto3.client("dynamodb", config=AWS_CONFIG)
+    sqs = boto3.client("sqs", config=AWS_CONFIG)
+    kms = boto3.client("kms", config=AWS_CONFIG)
+
+    def read_secret(arn: str) -> str:
+        return boto3.client("secretsmanager", config=AWS_CONFIG).get_secret_value(SecretId=arn)["SecretString"]
+
+    return Services(
+        settings=settings,
+        hf=HuggingFaceClient(settings),
+        jobs=JobStore(dynamodb, settings.jobs_table, settings.job_ttl_days),
+        vectors=VectorStore(dynamodb, settings.vectors_table, settings.job_ttl_days),
+        queue=ChunkQueue(sqs, settings.work_queue_url, settings.dead_letter_queue_url, settings.max_message_bytes),
+        sealer=TokenSealer(kms, settings.token_key_id),
+        default_token=DefaultToken(settings, read_secret),
+    )

@@ -1,0 +1,84 @@
+"""Runtime settings, read once from the function's environment.
+
+Every knob an operator may turn lives here, with the default the template documents, so the
+rest of the package takes a `Settings` value instead of reading `os.environ` itself.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from functools import lru_cache
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+DEFAULT_HF_API_BASE_URL = "https://router.huggingface.co/hf-inference"
+DEFAULT_ALLOWED_HOSTS = "*.endpoints.huggingface.cloud,router.huggingface.co,api-inference.huggingface.co"
+DEFAULT_MODEL = "sentence-transformers/msmarco-bert-base-dot-v5"
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    hf_api_base_url: str = Field(DEFAULT_HF_API_BASE_URL, alias="HF_API_BASE_URL")
+    default_model: str = Field(DEFAULT_MODEL, alias="DEFAULT_MODEL")
+    default_token: str | None = Field(None, alias="HUGGINGFACE_APIKEY", repr=False)
+    default_token_secret_arn: str | None = Field(None, alias="HUGGINGFACE_APIKEY_SECRET_ARN")
+    endpoint_url_allowed_hosts: tuple[str, ...] = Field(
+        tuple(DEFAULT_ALLOWED_HOSTS.split(",")), alias="ENDPOINT_URL_ALLOWED_HOSTS"
+    )
+
+    # Hugging Face request shaping: how many texts per HTTP request, how many requests at once.
+    hf_batch_size: int = Field(32, ge=1, le=1024, alias="HF_BATCH_SIZE")
+    hf_concurrency: int = Field(8, ge=1, le=256, alias="HF_CONCURRENCY")
+    hf_timeout_seconds: float = Field(25.0, gt=0, alias="HF_TIMEOUT_SECONDS")
+    hf_max_attempts: int = Field(6, ge=1, le=20, alias="HF_MAX_ATTEMPTS")
+    hf_backoff_base_seconds: float = Field(0.5, ge=0, alias="HF_BACKOFF_BASE_SECONDS")
+    hf_backoff_cap_seconds: float = Field(20.0, ge=0, alias="HF_BACKOFF_CAP_SECONDS")
+
+    # Request limits: past these the API answers 413 with the limit in the message.
+    sync_max_texts: int = Field(100, ge=1, alias="SYNC_MAX_TEXTS")
+    max_texts: int = Field(50_000, ge=1, alias="MAX_TEXTS")
+    max_text_chars: int = Field(20_000, ge=1, alias="MAX_TEXT_CHARS")
+
+    # Bulk jobs.
+    chunk_size: int = Field(256, ge=1, alias="CHUNK_SIZE")
+    # SQS takes up to 1 MiB per message on a queue that sets MaximumMessageSize; stay clear of it.
+    max_message_bytes: int = Field(900_000, ge=1024, alias="MAX_MESSAGE_BYTES")
+    max_receive_count: int = Field(5, ge=1, alias="MAX_RECEIVE_COUNT")
+    job_ttl_days: int = Field(7, ge=1, alias="JOB_TTL_DAYS")
+    max_reported_errors: int = Field(1000, ge=0, alias="MAX_REPORTED_ERRORS")
+
+    jobs_table: str = Field("vectorizer-jobs", alias="JOBS_TABLE")
+    vectors_table: str = Field("vectorizer-vectors", alias="VECTORS_TABLE")
+    work_queue_url: str = Field("", alias="WORK_QUEUE_URL")
+    dead_letter_queue_url: str = Field("", alias="DEAD_LETTER_QUEUE_URL")
+    token_key_id: str = Field("", alias="TOKEN_KEY_ID")
+
+    @field_validator("endpoint_url_allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(host.strip().lower() for host in value.split(",") if host.strip())
+        return value
+
+    @field_validator("default_token", "default_token_secret_arn", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        # CloudFormation cannot pass "no value" to an environment variable, only an empty string.
+        return value or None
+
+    @field_validator("hf_api_base_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+
+def settings_from(environ: Mapping[str, str]) -> Settings:
+    return Settings.model_validate(dict(environ))
+
+
+@lru_cache(maxsize=1)
+def current_settings() -> Settings:
+    """The settings of this container: the environment does not change while it is warm."""
+    return settings_from(os.environ)

@@ -1,0 +1,80 @@
+"""Vectors in DynamoDB: one item per input, keyed by job and index, read back in index order."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from .batch_write import batch_write
+from .codec import decode_vector, encode_vector
+from .errors import VectorizerError
+from .timestamps import expiry
+
+
+@dataclass(frozen=True)
+class StoredVector:
+    index: int
+    id: str | None
+    vector: list[float]
+
+
+def encode_page_token(last_index: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"i": last_index}).encode()).decode().rstrip("=")
+
+
+def decode_page_token(token: str) -> int:
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        value = json.loads(base64.urlsafe_b64decode(padded))["i"]
+    except (ValueError, KeyError, TypeError):
+        raise VectorizerError("nextToken is not one this service gave out", code="invalid_next_token") from None
+    if not isinstance(value, int) or value < 0:
+        raise VectorizerError("nextToken is not one this service gave out", code="invalid_next_token")
+    return value
+
+
+class VectorStore:
+    def __init__(self, dynamodb_client: Any, table: str, ttl_days: int) -> None:
+        self._db = dynamodb_client
+        self._table = table
+        self._ttl_days = ttl_days
+
+    def put(self, job_id: str, vectors: list[StoredVector], *, model: str) -> None:
+        """Write vectors; keyed by (job, index), so a redelivered chunk overwrites, never adds."""
+        ttl = str(expiry(self._ttl_days))
+        requests = [
+            {"PutRequest": {"Item": {
+                "jobId": {"S": job_id}, "index": {"N": str(v.index)},
+                "vector": {"B": encode_vector(v.vector)}, "dimensions": {"N": str(len(v.vector))},
+                "model": {"S": model}, "ttl": {"N": ttl},
+                **({"id": {"S": v.id}} if v.id is not None else {}),
+            }}}
+            for v in vectors
+        ]
+        batch_write(self._db, self._table, requests)
+
+    def page(self, job_id: str, *, limit: int, next_token: str | None) -> tuple[list[StoredVector], str | None]:
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "jobId = :job",
+            "ExpressionAttributeValues": {":job": {"S": job_id}},
+            "Limit": limit,
+            "ScanIndexForward": True,
+        }
+        if next_token:
+            query["ExclusiveStartKey"] = {
+                "jobId": {"S": job_id}, "index": {"N": str(decode_page_token(next_token))}
+            }
+        answer = self._db.query(**query)
+        items = [
+            StoredVector(
+                index=int(item["index"]["N"]),
+                id=item["id"]["S"] if "id" in item else None,
+                vector=decode_vector(bytes(item["vector"]["B"])),
+            )
+            for item in answer.get("Items", [])
+        ]
+        last = answer.get("LastEvaluatedKey")
+        return items, (encode_page_token(int(last["index"]["N"])) if last else None)
