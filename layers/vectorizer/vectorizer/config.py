@@ -126,7 +126,7 @@ def _host_allowed(scheme: str, host: str, port: int | None, patterns: tuple[str,
         if scheme != allowed_scheme:
             continue
         pattern_host, _, pattern_port = pattern.partition(":")
-        if pattern_port and str(port) != pattern_port:
+        if pattern_port and not fnmatch.fnmatchcase(str(port), pattern_port):
             continue
         if fnmatch.fnmatchcase(host, pattern_host):
             return True

@@ -119,24 +119,24 @@ class JobStore:
     def start(self, job_id: str, *, model: str, total: int | None, chunks: int | None) -> None:
         """Mark the job running, creating it on first sight (a producer wrote straight to the queue)."""
         stamp = now_iso()
-        names = {"#s": "status"}
         values: dict[str, Any] = {
             ":running": {"S": "running"}, ":queued": {"S": "queued"}, ":now": {"S": stamp},
             ":zero": {"N": "0"}, ":model": {"S": model}, ":ttl": {"N": str(expiry(self._ttl_days))},
         }
-        sets = [
-            "createdAt = if_not_exists(createdAt, :now)", "updatedAt = :now",
-            "model = if_not_exists(model, :model)", "#ttl = if_not_exists(#ttl, :ttl)",
-            "chunksDone = if_not_exists(chunksDone, :zero)", "succeeded = if_not_exists(succeeded, :zero)",
-            "failed = if_not_exists(failed, :zero)",
-        ]
-        names["#ttl"] = "ttl"
+        # Every attribute goes through a placeholder: several (`total`, `ttl`, `status`) are
+        # DynamoDB reserved words, and one rule for all is easier to read than a list of exceptions.
+        defaults = {"createdAt": ":now", "model": ":model", "ttl": ":ttl", "chunksDone": ":zero",
+                    "succeeded": ":zero", "failed": ":zero"}
         if total is not None:
-            sets.append("total = if_not_exists(total, :total)")
+            defaults["total"] = ":total"
             values[":total"] = {"N": str(total)}
         if chunks is not None:
-            sets.append("chunks = if_not_exists(chunks, :chunks)")
+            defaults["chunks"] = ":chunks"
             values[":chunks"] = {"N": str(chunks)}
+        names = {"#s": "status", "#updatedAt": "updatedAt"} | {f"#{name}": name for name in defaults}
+        sets = ["#updatedAt = :now"] + [
+            f"#{name} = if_not_exists(#{name}, {value})" for name, value in defaults.items()
+        ]
         try:
             self._db.update_item(
                 TableName=self._table,
