@@ -1,6 +1,5 @@
 """API function: HTTP requests from API Gateway (REST, proxy integration) to vectorizer calls."""
 
-from __future__ import annotations
 
 import time
 from functools import cache
@@ -9,12 +8,12 @@ from typing import Annotated
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from vectorizer.api_models import VectorizeRequest, VectorsPage
+from vectorizer.api_models import JobAccepted, JobStatus, VectorizeRequest, VectorizeResponse, VectorsPage
 from vectorizer.config import resolve_target
 from vectorizer.credentials import choose_token
 from vectorizer.errors import VectorizerError
@@ -55,12 +54,11 @@ def health() -> dict[str, str]:
 
 
 @app.post("/vectorize")
-@tracer.capture_method
-def vectorize(request: VectorizeRequest) -> Response:
+def vectorize(request: Annotated[VectorizeRequest, Body()]) -> Response[VectorizeResponse | JobAccepted]:
     settings = services().settings
     check_limits(request.texts, settings)
     target = resolve_target(request.config, request.purpose, settings)
-    token, own = choose_token(app.current_event.get_header_value(TOKEN_HEADER), services().default_token)
+    token, own = choose_token(app.current_event.headers.get(TOKEN_HEADER), services().default_token)
     count = len(request.texts)
     if runs_inline(count, request.mode, settings):
         answer = vectorize_inline(services().hf, target, request.texts, request.ids, token, _deadline())
@@ -76,7 +74,7 @@ def vectorize(request: VectorizeRequest) -> Response:
 
 
 @app.get("/jobs/<job_id>")
-def get_job(job_id: str) -> Response:
+def get_job(job_id: str) -> Response[JobStatus]:
     return _json(200, job_status(services(), job_id).model_dump(mode="json", by_alias=True))
 
 
@@ -85,7 +83,7 @@ def get_job_vectors(
     job_id: str,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     next_token: Annotated[str | None, Query(alias="nextToken")] = None,
-) -> Response:
+) -> Response[VectorsPage]:
     page: VectorsPage = job_vectors(services(), job_id, limit=limit, next_token=next_token)
     return _json(200, page.model_dump(mode="json", by_alias=True))
 

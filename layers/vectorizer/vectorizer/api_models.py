@@ -43,22 +43,26 @@ class VectorizeResponse(BaseModel):
 
 
 class JobAccepted(BaseModel):
-    job_id: str = Field(serialization_alias="jobId")
+    model_config = ConfigDict(populate_by_name=True)
+
+    job_id: str = Field(alias="jobId")
     status: Literal["queued"] = "queued"
     total: int
     chunks: int
 
 
 class JobStatus(BaseModel):
-    job_id: str = Field(serialization_alias="jobId")
+    model_config = ConfigDict(populate_by_name=True)
+
+    job_id: str = Field(alias="jobId")
     status: JobStatusName
     total: int
     succeeded: int
     failed: int
     model: str | None
     dimensions: int | None
-    created_at: str = Field(serialization_alias="createdAt")
-    updated_at: str = Field(serialization_alias="updatedAt")
+    created_at: str = Field(alias="createdAt")
+    updated_at: str = Field(alias="updatedAt")
     errors: list[ItemErrorModel]
 
 
@@ -69,8 +73,10 @@ class VectorItem(BaseModel):
 
 
 class VectorsPage(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
     items: list[VectorItem]
-    next_token: str | None = Field(serialization_alias="nextToken")
+    next_token: str | None = Field(alias="nextToken")
 
 
 class ErrorBody(BaseModel):
