@@ -1,0 +1,213 @@
+"""The template's own stateful resources, deployed into embedded AWS, and the functions' environment.
+
+moto's CloudFormation does not run the Serverless transform, so the tables, queues and keys of
+`template.yaml` (plain `AWS::` resources) are deployed as a stack of their own, straight from the
+template; then each function's `Environment` is read from the template and its intrinsics
+(`Ref`, `Fn::GetAtt`, `Fn::Sub`, `Fn::If`, ...) resolved against that stack. Local runs and tests
+therefore use exactly the names, keys and settings that a deploy would, and cannot drift.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cfnlint.decode import cfn_yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE_PATH = ROOT / "template.yaml"
+SERVERLESS_PREFIX = "AWS::Serverless::"
+REGION = "us-east-1"
+ACCOUNT_ID = "123456789012"
+
+
+def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
+    # cfn-lint's loader understands the short tags (!Ref, !GetAtt, !Sub, ...) and gives plain dicts.
+    return json.loads(json.dumps(cfn_yaml.load(str(path))))
+
+
+def _walk(value: Any):
+    yield value
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from _walk(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _walk(item)
+
+
+def _get_atts(value: Any) -> set[tuple[str, str]]:
+    found = set()
+    for node in _walk(value):
+        if isinstance(node, dict) and "Fn::GetAtt" in node:
+            target = node["Fn::GetAtt"]
+            resource, attribute = target.split(".", 1) if isinstance(target, str) else target
+            found.add((resource, attribute))
+        if isinstance(node, dict) and "Fn::Sub" in node:
+            text = node["Fn::Sub"] if isinstance(node["Fn::Sub"], str) else node["Fn::Sub"][0]
+            for name in re.findall(r"\$\{([^}!]+)\}", text):
+                if "." in name:
+                    resource, attribute = name.split(".", 1)
+                    found.add((resource, attribute))
+    return found
+
+
+def _output_name(resource: str, attribute: str) -> str:
+    return "Att" + re.sub(r"[^A-Za-z0-9]", "", f"{resource}{attribute}")
+
+
+def function_environments(template: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each function's environment as written: Globals first, the function's own on top."""
+    global_env = template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+    envs = {}
+    for name, resource in template["Resources"].items():
+        if resource["Type"] == "AWS::Serverless::Function":
+            own = resource.get("Properties", {}).get("Environment", {}).get("Variables", {})
+            envs[name] = {**global_env, **own}
+    return envs
+
+
+def stateful_template(template: Mapping[str, Any]) -> dict[str, Any]:
+    """The template minus the Serverless resources, with an output for every attribute we read."""
+    resources = {
+        name: resource for name, resource in template["Resources"].items()
+        if not resource["Type"].startswith(SERVERLESS_PREFIX)
+    }
+    wanted = {att for att in _get_atts(function_environments(template)) if att[0] in resources}
+    return {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Parameters": template.get("Parameters", {}),
+        "Conditions": template.get("Conditions", {}),
+        "Resources": resources,
+        "Outputs": {
+            _output_name(resource, attribute): {"Value": {"Fn::GetAtt": [resource, attribute]}}
+            for resource, attribute in sorted(wanted)
+        },
+    }
+
+
+@dataclass
+class DeployedStack:
+    template: dict[str, Any]
+    parameters: dict[str, str]
+    physical_ids: dict[str, str]
+    outputs: dict[str, str]
+
+    def resolve(self, value: Any) -> Any:
+        """A template value with its intrinsic functions worked out."""
+        return self._evaluate(value)
+
+    def _condition(self, name: str) -> bool:
+        return bool(self._evaluate(self.template["Conditions"][name]))
+
+    def _evaluate(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return [self._evaluate(item) for item in value]
+        if not isinstance(value, dict):
+            return value
+        if len(value) != 1:
+            return {key: self._evaluate(item) for key, item in value.items()}
+        (key, arg), = value.items()
+        if key == "Ref":
+            return self._ref(arg)
+        if key == "Fn::GetAtt":
+            resource, attribute = arg.split(".", 1) if isinstance(arg, str) else arg
+            return self.outputs[_output_name(resource, attribute)]
+        if key == "Fn::Sub":
+            text, extra = (arg, {}) if isinstance(arg, str) else (arg[0], self._evaluate(arg[1]))
+            return re.sub(r"\$\{([^}!]+)\}", lambda m: str(self._sub_value(m.group(1), extra)), text)
+        if key == "Fn::If":
+            condition, when_true, when_false = arg
+            return self._evaluate(when_true if self._condition(condition) else when_false)
+        if key == "Fn::Equals":
+            left, right = self._evaluate(arg)
+            return str(left) == str(right)
+        if key == "Fn::Not":
+            return not self._evaluate(arg[0])
+        if key == "Fn::And":
+            return all(self._evaluate(item) for item in arg)
+        if key == "Fn::Or":
+            return any(self._evaluate(item) for item in arg)
+        if key == "Condition":
+            return self._condition(arg)
+        if key == "Fn::Join":
+            separator, items = arg
+            return separator.join(str(item) for item in self._evaluate(items))
+        if key == "Fn::Select":
+            index, items = self._evaluate(arg)
+            return items[int(index)]
+        if key == "Fn::Split":
+            separator, text = self._evaluate(arg)
+            return text.split(separator)
+        return {key: self._evaluate(arg)}
+
+    def _sub_value(self, name: str, extra: Mapping[str, Any]) -> Any:
+        if name in extra:
+            return extra[name]
+        if "." in name:
+            return self.outputs[_output_name(*name.split(".", 1))]
+        return self._ref(name)
+
+    def _ref(self, name: str) -> Any:
+        pseudo = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT_ID, "AWS::Partition": "aws",
+                  "AWS::StackName": "vectorizer-local", "AWS::URLSuffix": "amazonaws.com",
+                  "AWS::NoValue": None}
+        if name in pseudo:
+            return pseudo[name]
+        if name in self.parameters:
+            return self.parameters[name]
+        return self.physical_ids[name]
+
+    def environment(self, function: str) -> dict[str, str]:
+        """A function's environment variables, resolved; a variable set to AWS::NoValue is left out."""
+        raw = function_environments(self.template)[function]
+        resolved = {name: self._evaluate(value) for name, value in raw.items()}
+        return {name: str(value) for name, value in resolved.items() if value is not None}
+
+
+def deploy(
+    cloudformation: Any, *, stack_name: str = "vectorizer-local", overrides: Mapping[str, str] | None = None,
+    template: Mapping[str, Any] | None = None,
+) -> DeployedStack:
+    """Create the stateful stack through CloudFormation and read back what it made."""
+    template = dict(template or load_template())
+    overrides = dict(overrides or {})
+    body = stateful_template(template)
+    cloudformation.create_stack(
+        StackName=stack_name,
+        TemplateBody=json.dumps(body),
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in overrides.items()],
+    )
+    stack = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
+    if stack["StackStatus"] != "CREATE_COMPLETE":
+        raise RuntimeError(f"stack {stack_name} ended {stack['StackStatus']}: {stack.get('StackStatusReason')}")
+    parameters = {
+        name: str(spec.get("Default", "")) for name, spec in template.get("Parameters", {}).items()
+    }
+    parameters.update(overrides)
+    resources = cloudformation.describe_stack_resources(StackName=stack_name)["StackResources"]
+    return DeployedStack(
+        template=template,
+        parameters=parameters,
+        physical_ids={r["LogicalResourceId"]: r["PhysicalResourceId"] for r in resources},
+        outputs={o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])},
+    )
+
+
+def api_routes(template: Mapping[str, Any], function: str) -> list[tuple[str, str]]:
+    """(method, path) of each `Api` event of a function, as API Gateway will route them."""
+    events = template["Resources"][function].get("Properties", {}).get("Events", {})
+    return [
+        (event["Properties"]["Method"].upper(), event["Properties"]["Path"])
+        for event in events.values() if event["Type"] == "Api"
+    ]
+
+
+def queue_events(template: Mapping[str, Any], function: str) -> list[dict[str, Any]]:
+    """The `SQS` event sources of a function, with their properties as written."""
+    events = template["Resources"][function].get("Properties", {}).get("Events", {})
+    return [event["Properties"] for event in events.values() if event["Type"] == "SQS"]

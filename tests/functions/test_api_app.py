@@ -1,0 +1,177 @@
+"""The API function through API Gateway-shaped events, on the template's resources in moto."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import CALLER_TOKEN, DEFAULT_TOKEN
+from tests.fakes.fake_hf_server import Faults, expected_vector
+from tests.function_harness import Harness
+
+MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+TEXTS = ["The cat sat on the mat.", "A kitten plays with yarn.", "Cars need fuel."]
+
+
+def vectorize(harness: Harness, body: dict, **headers: str):
+    return harness.api("POST", "/vectorize", body, headers=headers)
+
+
+def test_health(harness: Harness) -> None:
+    answer = harness.api("GET", "/health")
+    assert (answer.status, answer.body) == (200, {"status": "ok"})
+
+
+def test_sync_request_answers_exact_vectors_in_order(harness: Harness, fake_hf) -> None:
+    answer = vectorize(harness, {"config": {"model": MODEL}, "texts": TEXTS, "ids": ["a", "b", "c"]})
+    assert answer.status == 200
+    assert answer.body == {
+        "model": MODEL, "dimensions": 8, "vectors": [expected_vector(t) for t in TEXTS],
+        "ids": ["a", "b", "c"], "errors": [],
+    }
+    assert fake_hf.observed.paths == {f"/models/{MODEL}/pipeline/feature-extraction"}
+    assert fake_hf.observed.authorizations == {f"Bearer {DEFAULT_TOKEN}"}
+
+
+def test_callers_token_header_is_sent_to_hf(harness: Harness, fake_hf) -> None:
+    answer = vectorize(harness, {"texts": ["hello"]}, **{"X-Huggingface-Api-Key": CALLER_TOKEN})
+    assert answer.status == 200
+    assert fake_hf.observed.authorizations == {f"Bearer {CALLER_TOKEN}"}
+
+
+def test_options_reach_hf_as_body_and_headers(harness: Harness, fake_hf) -> None:
+    body = {"config": {"model": MODEL, "options": {"waitForModel": True, "useGPU": True, "useCache": False}},
+            "texts": ["x"]}
+    assert vectorize(harness, body).status == 200
+    assert fake_hf.observed.bodies[-1] == {
+        "inputs": ["x"], "options": {"wait_for_model": True, "use_gpu": True, "use_cache": False}
+    }
+
+
+def test_query_purpose_uses_the_query_model(harness: Harness, fake_hf) -> None:
+    config = {"passageModel": "org/passage-enc", "queryModel": "org/query-enc"}
+    answer = vectorize(harness, {"config": config, "texts": ["what is a cat?"], "purpose": "query"})
+    assert (answer.status, answer.body["model"]) == (200, "org/query-enc")
+    assert fake_hf.observed.paths == {"/models/org/query-enc/pipeline/feature-extraction"}
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"model": MODEL, "passageModel": "a/b", "queryModel": "c/d"},
+         "only one setting must be set either 'model' or 'passageModel' with 'queryModel'"),
+        ({"passageModel": "a/b"}, "'passageModel' is set, but 'queryModel' is empty"),
+        ({"queryModel": "c/d"}, "'queryModel' is set, but 'passageModel' is empty"),
+    ],
+)
+def test_config_rules_are_400_with_weaviates_words(harness: Harness, fake_hf, config, message) -> None:
+    answer = vectorize(harness, {"config": config, "texts": ["x"]})
+    assert answer.status == 400
+    assert answer.body["code"] == "invalid_config"
+    assert message in answer.body["error"]
+    assert fake_hf.observed.requests == 0
+
+
+def test_unknown_config_key_is_named(harness: Harness) -> None:
+    answer = vectorize(harness, {"config": {"modell": MODEL}, "texts": ["x"]})
+    assert answer.status == 400
+    assert "'modell'" in answer.body["error"] and "passageModel" in answer.body["error"]
+
+
+def test_bad_json_is_400(harness: Harness) -> None:
+    answer = harness.api("POST", "/vectorize", raw_body=b'{"texts": [')
+    assert answer.status == 400
+    assert answer.body == {"error": "the request body is not valid JSON", "code": "bad_json"}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{}, {"texts": []}, {"texts": "not a list"}, {"texts": ["a"], "ids": ["1", "2"]},
+     {"texts": ["a"], "mode": "later"}, {"texts": ["a"], "extra": 1}],
+)
+def test_schema_failures_are_422(harness: Harness, body) -> None:
+    answer = vectorize(harness, body)
+    assert answer.status == 422
+    assert answer.body["code"] == "validation_error"
+
+
+def test_endpoint_outside_the_allow_list_is_403_and_never_called(harness: Harness, fake_hf) -> None:
+    answer = vectorize(harness, {"config": {"endpointURL": "https://evil.example.com/embed"}, "texts": ["x"]})
+    assert answer.status == 403
+    assert answer.body["code"] == "endpoint_not_allowed"
+    assert fake_hf.observed.requests == 0
+
+
+def test_endpoint_url_is_called_verbatim_and_wins(harness: Harness, fake_hf) -> None:
+    url = f"{fake_hf.base_url}/my/endpoint"
+    answer = vectorize(harness, {"config": {"endpointURL": url, "model": "ignored/model"}, "texts": ["x"]})
+    assert answer.status == 200
+    assert answer.body["model"] == url
+    assert fake_hf.observed.paths == {"/my/endpoint"}
+
+
+def test_no_token_anywhere_is_401(harness: Harness, monkeypatch, fake_hf) -> None:
+    harness.reconfigure(monkeypatch, HUGGINGFACE_APIKEY="")
+    answer = vectorize(harness, {"texts": ["x"]})
+    assert answer.status == 401
+    assert answer.body["code"] == "missing_token"
+    assert fake_hf.observed.requests == 0
+
+
+def test_limits_are_413_with_the_limit(harness: Harness, monkeypatch) -> None:
+    harness.reconfigure(monkeypatch, MAX_TEXTS="5", MAX_TEXT_CHARS="20", SYNC_MAX_TEXTS="2")
+    too_many = vectorize(harness, {"texts": ["a"] * 6})
+    assert (too_many.status, too_many.body["code"]) == (413, "payload_too_large")
+    assert "limit is 5" in too_many.body["error"]
+    too_long = vectorize(harness, {"texts": ["a", "b" * 21]})
+    assert too_long.status == 413 and "text 1 has 21 characters; the limit is 20" in too_long.body["error"]
+    sync_over = vectorize(harness, {"texts": ["a", "b", "c"], "mode": "sync"})
+    assert sync_over.status == 413 and "sync limit is 2" in sync_over.body["error"]
+
+
+@pytest.mark.parametrize("faults", [Faults(refuse_texts=frozenset({"bad text"}))])
+def test_one_refused_text_does_not_sink_the_others(harness: Harness, fake_hf) -> None:
+    texts = ["good one", "bad text", "good two"]
+    answer = vectorize(harness, {"texts": texts, "ids": ["g1", "b", "g2"]})
+    assert answer.status == 200
+    assert answer.body["vectors"] == [expected_vector("good one"), None, expected_vector("good two")]
+    assert [(e["index"], e["id"]) for e in answer.body["errors"]] == [(1, "b")]
+    assert "Hugging Face refused the input: Input validation error" in answer.body["errors"][0]["error"]
+
+
+@pytest.mark.parametrize("faults", [Faults(refuse_texts=frozenset({"bad"}))])
+def test_every_text_refused_is_400(harness: Harness) -> None:
+    answer = vectorize(harness, {"texts": ["bad"]})
+    assert (answer.status, answer.body["code"]) == (400, "hf_input_rejected")
+
+
+@pytest.mark.parametrize("faults", [Faults(loading_rate=1.0, estimated_time=0.01)])
+def test_model_still_loading_is_503_with_hfs_words(harness: Harness, monkeypatch) -> None:
+    harness.reconfigure(monkeypatch, HF_MAX_ATTEMPTS="2")
+    answer = vectorize(harness, {"texts": ["x"]}, **{"X-Huggingface-Api-Key": CALLER_TOKEN})
+    assert answer.status == 503
+    assert answer.body["code"] == "hf_model_loading"
+    assert "Model fake/model is currently loading" in answer.body["error"]
+    assert CALLER_TOKEN not in json.dumps(answer.body)
+
+
+@pytest.mark.parametrize("faults", [Faults(rate_limit_rate=1.0)])
+def test_rate_limited_is_429(harness: Harness, monkeypatch) -> None:
+    harness.reconfigure(monkeypatch, HF_MAX_ATTEMPTS="2")
+    answer = vectorize(harness, {"texts": ["x"]})
+    assert (answer.status, answer.body["code"]) == (429, "hf_rate_limited")
+
+
+def test_unknown_job_is_404(harness: Harness) -> None:
+    answer = harness.api("GET", "/jobs/no-such-job")
+    assert (answer.status, answer.body["code"]) == (404, "job_not_found")
+    vectors = harness.api("GET", "/jobs/no-such-job/vectors")
+    assert vectors.status == 404
+
+
+def test_tokens_never_reach_the_logs(harness: Harness, capfd) -> None:
+    vectorize(harness, {"texts": ["x"]}, **{"X-Huggingface-Api-Key": CALLER_TOKEN})
+    vectorize(harness, {"texts": ["x"], "config": {"passageModel": "a/b"}})
+    out, err = capfd.readouterr()
+    assert CALLER_TOKEN not in out + err and DEFAULT_TOKEN not in out + err
