@@ -1,0 +1,44 @@
+# Everything a developer or CI runs, from a clean clone: each target installs what it needs.
+SHELL := /bin/bash
+PYTHON311 ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+SAM_VENV := .venv-sam
+SAM := $(SAM_VENV)/bin/sam
+SAM_STAMP := $(SAM_VENV)/.installed
+export AWS_DEFAULT_REGION ?= us-east-1
+export SAM_CLI_TELEMETRY := 0
+
+.PHONY: install test lint unit validate build local demo sam-local clean
+
+install: $(STAMP)
+
+$(STAMP): requirements-dev.txt requirements-model.txt layers/vectorizer/requirements.txt
+	test -x $(PY) || $(PYTHON311) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt -r requirements-model.txt
+	touch $@
+
+$(SAM_STAMP): requirements-sam.txt
+	test -x $(SAM_VENV)/bin/python || $(PYTHON311) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SAM_VENV)/bin/python -m pip install --quiet -r requirements-sam.txt
+	touch $@
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/cfn-lint template.yaml
+
+## The whole suite: lint, unit, integration on moto, end-to-end on the local stack with the real model.
+test: lint validate
+	$(PY) -m pytest
+
+validate: $(SAM_STAMP)
+	$(SAM) validate --lint
+
+build: $(SAM_STAMP)
+	$(SAM) build
+
+clean:
+	rm -rf .aws-sam .pytest_cache .ruff_cache
