@@ -77,7 +77,11 @@ def stateful_template(template: Mapping[str, Any]) -> dict[str, Any]:
         name: resource for name, resource in template["Resources"].items()
         if not resource["Type"].startswith(SERVERLESS_PREFIX)
     }
-    wanted = {att for att in _get_atts(function_environments(template)) if att[0] in resources}
+    # Attributes read by the functions: their environment, and their event sources (the queue ARN).
+    functions = [r.get("Properties", {}) for r in template["Resources"].values()
+                 if r["Type"] == "AWS::Serverless::Function"]
+    read = [function_environments(template), [f.get("Events", {}) for f in functions]]
+    wanted = {att for att in _get_atts(read) if att[0] in resources}
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Parameters": template.get("Parameters", {}),

@@ -1,0 +1,292 @@
+"""The local stack: embedded AWS, the real model, the API and the SQS event source, on one machine.
+
+    python -m local.stack          # what `make local` runs; Ctrl-C stops everything it started
+
+- moto server on MOTO_PORT (5000): the template's tables, queues and key are created in it by
+  CloudFormation from `template.yaml` itself, plus a secret holding the local default token;
+- the model endpoint on LOCAL_MODEL_PORT (8088): all-MiniLM-L6-v2 on the CPU (skipped when
+  HF_API_BASE_URL names another endpoint);
+- the API on LOCAL_API_PORT (3000): HTTP turned into API Gateway proxy events for ApiFunction;
+- the event source: the work queue polled and WorkerFunction invoked with SQS batches.
+Each function runs in processes of its own with the environment the template gives it. The
+servers the SAM-local containers must reach also listen on the docker0 address when it exists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+from moto.server import ThreadedMotoServer
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+from local.api_gateway import Route, find_route, http_answer, proxy_event
+from local.functions_pool import FunctionError, FunctionPool, die_with_parent
+from local.sqs_event_source import SqsEventSource
+from local.template_stack import DeployedStack, api_routes, deploy, queue_events
+
+ROOT = Path(__file__).resolve().parent.parent
+MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+LOCAL_TOKEN = "hf_local_default_token_not_a_real_one"
+FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_DEFAULT_REGION": "us-east-1",
+                    "AWS_REGION": "us-east-1"}
+
+
+def docker_bridge_address() -> str | None:
+    """The docker0 address, where SAM-local containers find the host; None without Docker."""
+    try:
+        out = subprocess.run(["ip", "-4", "-o", "addr", "show", "docker0"], capture_output=True, text=True, check=False)
+    except FileNotFoundError:
+        return None
+    for word in out.stdout.split():
+        if "/" in word and word[0].isdigit():
+            return word.split("/")[0]
+    return None
+
+
+@dataclass
+class StackSettings:
+    moto_port: int = int(os.environ.get("MOTO_PORT", "5000"))
+    model_port: int = int(os.environ.get("LOCAL_MODEL_PORT", "8088"))
+    api_port: int = int(os.environ.get("LOCAL_API_PORT", "3000"))
+    hf_base_url: str | None = os.environ.get("HF_API_BASE_URL") or None
+    default_token: str = os.environ.get("HUGGINGFACE_APIKEY") or LOCAL_TOKEN
+    bridge: str | None = field(default_factory=docker_bridge_address)
+    api_concurrency: int = 2
+    worker_concurrency: int = 2
+    # A reported failure comes back after the queue's visibility timeout in AWS (30 min here);
+    # locally it is made visible again after this many seconds.
+    redelivery_seconds: int = int(os.environ.get("LOCAL_REDELIVERY_SECONDS", "5"))
+
+    @property
+    def hosts(self) -> list[str]:
+        return ["127.0.0.1"] + ([self.bridge] if self.bridge else [])
+
+    @property
+    def moto_url(self) -> str:
+        return f"http://127.0.0.1:{self.moto_port}"
+
+    @property
+    def model_url(self) -> str:
+        return self.hf_base_url or f"http://127.0.0.1:{self.model_port}"
+
+
+def _wait_until(what: str, check, timeout: float = 180.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except (httpx.HTTPError, OSError):
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{what} did not answer within {timeout:.0f} s")
+
+
+def _aws_client(service: str, settings: StackSettings) -> Any:
+    return boto3.client(service, endpoint_url=settings.moto_url, region_name="us-east-1",
+                        aws_access_key_id="local", aws_secret_access_key="local")
+
+
+def provision(settings: StackSettings) -> DeployedStack:
+    """The template's stateful resources and the default-token secret, in moto."""
+    secret = _aws_client("secretsmanager", settings).create_secret(
+        Name="vectorizer/local/hf-token", SecretString=settings.default_token
+    )
+    return deploy(_aws_client("cloudformation", settings),
+                  overrides={"HuggingFaceApiKeySecretArn": secret["ARN"]})
+
+
+def function_environment(stack: DeployedStack, function: str, settings: StackSettings) -> dict[str, str]:
+    env = stack.environment(function)
+    allowed = env.get("ENDPOINT_URL_ALLOWED_HOSTS", "")
+    env.update(FAKE_CREDENTIALS)
+    env.update({
+        "AWS_ENDPOINT_URL": settings.moto_url,
+        "HF_API_BASE_URL": settings.model_url,
+        "ENDPOINT_URL_ALLOWED_HOSTS": f"{allowed},http://127.0.0.1:{settings.model_port}",
+        "POWERTOOLS_TRACE_DISABLED": "1",
+        "POWERTOOLS_DEV": os.environ.get("POWERTOOLS_DEV", "0"),
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+    })
+    return env
+
+
+def _function_property(stack: DeployedStack, function: str, name: str, default: Any) -> Any:
+    own = stack.template["Resources"][function].get("Properties", {}).get(name)
+    if own is None:
+        own = stack.template.get("Globals", {}).get("Function", {}).get(name, default)
+    return stack.resolve(own)
+
+
+class ApiGatewayApp:
+    """WSGI: an HTTP request -> a REST proxy event -> ApiFunction -> an HTTP response."""
+
+    def __init__(self, routes: list[Route], pool: FunctionPool) -> None:
+        self._routes = routes
+        self._pool = pool
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        request = Request(environ)
+        found = find_route(self._routes, request.method, request.path)
+        if found is None:
+            response = Response(json.dumps({"message": "Missing Authentication Token"}), 403,
+                                content_type="application/json")
+            return response(environ, start_response)
+        route, params = found
+        event = proxy_event(
+            route, params, method=request.method, path=request.path,
+            headers=list(request.headers.items()), query=list(request.args.items(multi=True)),
+            body=request.get_data() or None, source_ip=request.remote_addr or "127.0.0.1",
+        )
+        try:
+            status, headers, body = http_answer(self._pool.invoke(event, f"{request.method} {request.path}"))
+        except FunctionError:
+            status, headers, body = 502, [("Content-Type", "application/json")], b'{"message": "Internal server error"}'
+        response = Response(body, status)
+        response.headers.clear()
+        for name, value in headers:
+            response.headers.add(name, value)
+        return response(environ, start_response)
+
+
+@contextmanager
+def _thread_server(server: Any) -> Iterator[None]:
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextmanager
+def _moto(settings: StackSettings) -> Iterator[None]:
+    servers = [ThreadedMotoServer(ip_address=host, port=settings.moto_port, verbose=False) for host in settings.hosts]
+    for server in servers:
+        server.start()
+    try:
+        _wait_until("moto", lambda: httpx.get(f"{settings.moto_url}/moto-api/", timeout=2).status_code == 200)
+        yield
+    finally:
+        for server in servers:
+            server.stop()
+
+
+@contextmanager
+def _model_endpoint(settings: StackSettings) -> Iterator[None]:
+    if settings.hf_base_url:
+        yield  # another endpoint was named: nothing to start
+        return
+    args = [sys.executable, "-m", "local.model_server", "--port", str(settings.model_port)]
+    for host in settings.hosts:
+        args += ["--host", host]
+    process = subprocess.Popen(args, cwd=ROOT, preexec_fn=die_with_parent)
+    try:
+        _wait_until("the model endpoint",
+                    lambda: httpx.get(f"{settings.model_url}/health", timeout=2).status_code == 200, timeout=300)
+        yield
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextmanager
+def running_stack(settings: StackSettings) -> Iterator[DeployedStack]:
+    """Everything up and answering inside the `with`; everything stopped after it."""
+    with ExitStack() as stack:
+        for name, value in FAKE_CREDENTIALS.items():
+            os.environ.setdefault(name, value)
+        stack.enter_context(_moto(settings))
+        deployed = provision(settings)
+        stack.enter_context(_model_endpoint(settings))
+
+        api = FunctionPool("ApiFunction", ROOT / "functions" / "api", "app.lambda_handler",
+                           function_environment(deployed, "ApiFunction", settings),
+                           timeout=float(_function_property(deployed, "ApiFunction", "Timeout", 30)),
+                           size=settings.api_concurrency)
+        worker = FunctionPool("WorkerFunction", ROOT / "functions" / "worker", "app.lambda_handler",
+                              function_environment(deployed, "WorkerFunction", settings),
+                              timeout=float(_function_property(deployed, "WorkerFunction", "Timeout", 300)),
+                              size=settings.worker_concurrency)
+        stack.callback(api.stop)
+        stack.callback(worker.stop)
+        api.warm()
+        worker.warm()
+
+        app = ApiGatewayApp([Route(m, p) for m, p in api_routes(deployed.template, "ApiFunction")], api)
+        for host in settings.hosts:
+            stack.enter_context(_thread_server(make_server(host, settings.api_port, app, threaded=True)))
+
+        stop = threading.Event()
+        stack.callback(stop.set)
+        sqs = _aws_client("sqs", settings)
+        for source in queue_events(deployed.template, "WorkerFunction"):
+            queue_arn = deployed.resolve(source["Queue"])
+            queue_url = sqs.get_queue_url(QueueName=queue_arn.rsplit(":", 1)[1])["QueueUrl"]
+            for slot in range(settings.worker_concurrency):
+                poller = SqsEventSource(
+                    _aws_client("sqs", settings), queue_url, queue_arn,
+                    lambda event: worker.invoke(event, f"{len(event['Records'])} record(s)"),
+                    batch_size=int(deployed.resolve(source.get("BatchSize", 10))),
+                    batching_window_seconds=float(deployed.resolve(source.get("MaximumBatchingWindowInSeconds", 0))),
+                    redelivery_delay_seconds=settings.redelivery_seconds,
+                )
+                threading.Thread(target=poller.run_forever, args=(stop,), daemon=True,
+                                 name=f"event-source-{slot}").start()
+
+        _wait_until("the API", lambda: httpx.get(f"http://127.0.0.1:{settings.api_port}/health",
+                                                 timeout=5).status_code == 200)
+        yield deployed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--no-bridge", action="store_true", help="listen on loopback only, even with docker0")
+    options = parser.parse_args()
+    settings = StackSettings()
+    if options.no_bridge:
+        settings.bridge = None
+
+    # One line per invocation comes from the function pools; werkzeug's access log would repeat it.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    stopping = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, lambda *_: stopping.set())
+    parent = os.getppid()
+    with running_stack(settings) as deployed:
+        env = deployed.environment("ApiFunction")
+        print(
+            f"ready api=http://127.0.0.1:{settings.api_port} moto={settings.moto_url} model={settings.model_url} "
+            f"queue={env['WORK_QUEUE_URL']} bridge={settings.bridge or '-'}",
+            flush=True,
+        )
+        # Stop on Ctrl-C or SIGTERM, and also when whoever started us is gone.
+        while not stopping.wait(1.0):
+            if os.getppid() != parent:
+                break
+    print("stopped", flush=True)
+
+
+if __name__ == "__main__":
+    main()
