@@ -175,3 +175,66 @@ def test_tokens_never_reach_the_logs(harness: Harness, capfd) -> None:
     vectorize(harness, {"texts": ["x"], "config": {"passageModel": "a/b"}})
     out, err = capfd.readouterr()
     assert CALLER_TOKEN not in out + err and DEFAULT_TOKEN not in out + err
+
+
+ARTICLE_CLASS = {
+    "class": "NewsArticle",
+    "vectorizer": "text2vec-huggingface",
+    "moduleConfig": {"text2vec-huggingface": {"model": MODEL, "vectorizeClassName": True}},
+    "properties": [
+        {"name": "title", "dataType": ["text"]},
+        {"name": "body", "dataType": ["text"],
+         "moduleConfig": {"text2vec-huggingface": {"vectorizePropertyName": True}}},
+        {"name": "internalNote", "dataType": ["text"], "moduleConfig": {"text2vec-huggingface": {"skip": True}}},
+        {"name": "wordCount", "dataType": ["int"]},
+    ],
+}
+
+
+def test_weaviate_objects_get_the_text_weaviate_would_build(harness: Harness, fake_hf) -> None:
+    objects = [
+        {"id": "a1", "properties": {"title": "Hello", "body": "World", "internalNote": "draft", "wordCount": 2}},
+        {"id": "a2", "properties": {"title": "Only a title"}},
+    ]
+    answer = vectorize(harness, {"class": ARTICLE_CLASS, "objects": objects})
+    assert answer.status == 200, answer.body
+    texts = ["News Article body World Hello", "News Article Only a title"]
+    assert answer.body["ids"] == ["a1", "a2"]
+    assert answer.body["vectors"] == [expected_vector(t) for t in texts]
+    assert fake_hf.observed.bodies[-1]["inputs"] == texts
+    assert fake_hf.observed.paths == {f"/models/{MODEL}/pipeline/feature-extraction"}
+
+
+def test_weaviate_objects_can_go_through_a_job(harness: Harness, fake_hf) -> None:
+    objects = [{"id": f"o{i}", "properties": {"title": f"Title {i}"}} for i in range(3)]
+    accepted = vectorize(harness, {"class": ARTICLE_CLASS, "objects": objects, "mode": "async"})
+    assert accepted.status == 202, accepted.body
+    harness.run_worker_until_idle()
+    page = harness.api("GET", f"/jobs/{accepted.body['jobId']}/vectors").body
+    assert [(item["id"], item["vector"]) for item in page["items"]] == [
+        (f"o{i}", expected_vector(f"News Article Title {i}")) for i in range(3)
+    ]
+
+
+def test_class_module_config_errors_are_config_errors(harness: Harness, fake_hf) -> None:
+    bad = {**ARTICLE_CLASS, "moduleConfig": {"text2vec-huggingface": {"model": MODEL, "passageModel": "a/b"}}}
+    answer = vectorize(harness, {"class": bad, "objects": [{"id": "x", "properties": {"title": "t"}}]})
+    assert (answer.status, answer.body["code"]) == (400, "invalid_config")
+    assert "only one setting must be set" in answer.body["error"]
+    assert fake_hf.observed.requests == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ({"objects": [{"id": "x", "properties": {"title": "t"}}]}, "need the 'class'"),
+        ({"class": ARTICLE_CLASS, "config": {"model": MODEL}, "objects": [{"id": "x"}]}, "not both"),
+        ({"class": ARTICLE_CLASS, "texts": ["t"], "objects": [{"id": "x"}]}, "not both"),
+        ({"config": {"model": MODEL}}, "give 'texts'"),
+    ],
+)
+def test_texts_and_objects_are_one_or_the_other(harness: Harness, fake_hf, body: dict, fragment: str) -> None:
+    answer = vectorize(harness, body)
+    assert (answer.status, answer.body["code"]) == (422, "validation_error")
+    assert fragment in answer.body["error"]
+    assert fake_hf.observed.requests == 0

@@ -2,27 +2,61 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .config import ModuleConfig, Purpose
+from .weaviate_objects import WeaviateClass, WeaviateObject, module_config, object_text
 
 Mode = Literal["auto", "sync", "async"]
 JobStatusName = Literal["queued", "running", "succeeded", "failed", "partial"]
 
 
 class VectorizeRequest(BaseModel):
+    """Texts with a module config, or Weaviate objects with their class definition.
+
+    With `class`, the config is read from the class's own `moduleConfig` and each object's text is
+    built as Weaviate builds it (docs/weaviate-objects.md); after validation `texts` and `ids`
+    hold those texts and the object ids, so everything downstream sees one shape.
+    """
+
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     config: ModuleConfig = Field(default_factory=ModuleConfig, description="text2vec-huggingface moduleConfig")
-    texts: list[str] = Field(min_length=1, description="the texts to vectorize, in order")
+    weaviate_class: WeaviateClass | None = Field(
+        None, alias="class", description="a Weaviate class definition; its moduleConfig replaces `config`"
+    )
+    texts: list[str] | None = Field(None, min_length=1, description="the texts to vectorize, in order")
+    objects: list[WeaviateObject] | None = Field(
+        None, min_length=1, description="Weaviate objects (`id`, `properties`) to vectorize, with `class`"
+    )
     ids: list[str | None] | None = Field(None, description="one id per text, returned beside its vector")
     purpose: Purpose = Field("passage", description="'query' uses queryModel, else passageModel or model")
     mode: Mode = Field("auto", description="auto: inline up to the sync limit, else a job")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _config_from_class(cls, data: Any) -> Any:
+        # Read the class's moduleConfig before `config` is validated, so that its errors are
+        # reported exactly like those of a `config` given directly.
+        if isinstance(data, dict) and isinstance(data.get("class"), dict):
+            if "config" in data:
+                raise ValueError("give either 'config' or 'class', not both: 'class' carries its own moduleConfig")
+            data = {**data, "config": module_config(data["class"])}
+        return data
+
     @model_validator(mode="after")
-    def _one_id_per_text(self) -> VectorizeRequest:
+    def _texts_or_objects(self) -> VectorizeRequest:
+        if self.objects is not None:
+            if self.weaviate_class is None:
+                raise ValueError("'objects' need the 'class' they belong to")
+            if self.texts is not None or self.ids is not None:
+                raise ValueError("give 'objects' or 'texts' (with 'ids'), not both: objects carry their own ids")
+            self.texts = [object_text(self.weaviate_class, item.properties) for item in self.objects]
+            self.ids = [item.id for item in self.objects]
+        if self.texts is None:
+            raise ValueError("give 'texts' (or 'objects' with their 'class')")
         if self.ids is not None and len(self.ids) != len(self.texts):
             raise ValueError(f"'ids' has {len(self.ids)} entries for {len(self.texts)} texts")
         return self
