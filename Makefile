@@ -10,7 +10,7 @@ SAM_STAMP := $(SAM_VENV)/.installed
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: install test lint unit validate build local demo sam-local clean
+.PHONY: install test lint unit validate build local demo sam-local openapi clean
 
 install: $(STAMP)
 
@@ -47,6 +47,10 @@ local: $(STAMP)
 ## The sample corpus as one bulk job through the local stack, with a summary and a neighbour search.
 demo: $(STAMP)
 	$(PY) -m demo.run_demo
+
+## docs/openapi.json, regenerated from the API function's routes (a test keeps it current).
+openapi: $(STAMP)
+	AWS_DEFAULT_REGION=us-east-1 $(PY) scripts/write_openapi.py
 
 clean:
 	rm -rf .aws-sam .pytest_cache .ruff_cache

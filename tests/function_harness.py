@@ -52,10 +52,11 @@ class Harness:
     def invoke_worker(self, event: dict[str, Any]) -> dict[str, Any]:
         return self.worker_module.lambda_handler(event, LocalContext("WorkerFunction", 300))
 
-    def api(
+    def api_raw(
         self, method: str, path: str, body: Any = None, *, headers: dict[str, str] | None = None,
         query: dict[str, str] | None = None, raw_body: bytes | None = None,
     ) -> ApiAnswer:
+        """The answer as HTTP would carry it: status, headers and the body's bytes."""
         found = find_route(self.routes, method, path)
         assert found is not None, f"no route for {method} {path}"
         route, params = found
@@ -68,7 +69,15 @@ class Harness:
         status, answer_headers, payload = http_answer(
             self.api_module.lambda_handler(event, LocalContext("ApiFunction", 29))
         )
-        return ApiAnswer(status, dict(answer_headers), json.loads(payload) if payload else None)
+        return ApiAnswer(status, dict(answer_headers), payload)
+
+    def api(
+        self, method: str, path: str, body: Any = None, *, headers: dict[str, str] | None = None,
+        query: dict[str, str] | None = None, raw_body: bytes | None = None,
+    ) -> ApiAnswer:
+        """The answer with its JSON body decoded."""
+        answer = self.api_raw(method, path, body, headers=headers, query=query, raw_body=raw_body)
+        return ApiAnswer(answer.status, answer.headers, json.loads(answer.body) if answer.body else None)
 
     def run_worker_until_idle(self) -> int:
         """Feed the worker until the queue is empty; returns how many batches it took."""

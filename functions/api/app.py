@@ -8,12 +8,20 @@ from typing import Annotated
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from vectorizer.api_models import JobAccepted, JobStatus, VectorizeRequest, VectorizeResponse, VectorsPage
+from vectorizer.api_models import (
+    ErrorBody,
+    JobAccepted,
+    JobStatus,
+    VectorizeRequest,
+    VectorizeResponse,
+    VectorsPage,
+)
 from vectorizer.config import resolve_target
 from vectorizer.credentials import choose_token
 from vectorizer.errors import VectorizerError
@@ -29,6 +37,24 @@ metrics = Metrics()
 app = APIGatewayRestResolver(enable_validation=True)
 
 TOKEN_HEADER = "X-Huggingface-Api-Key"
+
+# How the service describes itself: GET /openapi.json, and Swagger UI at GET /swagger (its
+# script and styles are served inline by Powertools, so the page works without the internet).
+OPENAPI_INFO = {
+    "title": "Text vectorizer",
+    "version": "1.0.0",
+    "description": (
+        "Hugging Face embeddings as a service, doing the job of Weaviate's text2vec-huggingface module: "
+        "small batches answered inline, large ones as jobs on SQS with their vectors in DynamoDB."
+    ),
+    # The caller's own HF token is optional (a default may be configured): an empty requirement
+    # beside the header scheme tells Swagger UI and generated clients exactly that.
+    "security_schemes": {"huggingfaceToken": APIKey(name=TOKEN_HEADER, in_=APIKeyIn.header,
+                                                    description="your Hugging Face token (optional)")},
+    "security": [{"huggingfaceToken": []}, {}],
+}
+app.enable_swagger(path="/swagger", **OPENAPI_INFO)
+
 # API Gateway gives up on a REST integration after 29 s; answer before it does.
 API_GATEWAY_SECONDS = 28.0
 SAFETY_SECONDS = 1.5
@@ -48,12 +74,48 @@ def _deadline() -> float:
     return time.monotonic() + max(0.0, min(API_GATEWAY_SECONDS, remaining))
 
 
-@app.get("/health")
+def errors(*statuses: int) -> dict[int, dict]:
+    """The documented error answers of a route: always the contract's `{"error", "code"}` body."""
+    return {
+        status: {"description": ERROR_DESCRIPTIONS[status],
+                 "content": {content_types.APPLICATION_JSON: {"model": ErrorBody}}}
+        for status in statuses
+    }
+
+
+ERROR_DESCRIPTIONS = {
+    400: "bad JSON, or a module config that breaks the text2vec-huggingface rules",
+    401: "no Hugging Face token: neither the header nor a configured default",
+    403: "endpointURL is not https or not on the allowed hosts",
+    404: "no such job",
+    413: "too many texts, or a text too long (the limit is in the message)",
+    422: "the body does not fit the schema",
+    502: "Hugging Face failed or refused the token (its own message included)",
+    503: "the model is loading",
+    504: "Hugging Face did not answer in time",
+}
+HF_ERRORS = (502, 503, 504)
+
+
+@app.get("/health", summary="Liveness", tags=["service"])
 def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@app.post("/vectorize")
+@app.get("/openapi.json", include_in_schema=False)
+def openapi_document():  # no annotation: a bare Response has no schema
+    return Response(
+        status_code=200, content_type=content_types.APPLICATION_JSON,
+        body=app.get_openapi_json_schema(**OPENAPI_INFO),
+    )
+
+
+@app.post(
+    "/vectorize", tags=["vectorize"], summary="Vectorize texts or Weaviate objects, inline or as a job",
+    description="Up to the sync limit the vectors come back at once (200); more texts, or `mode: async`, "
+    "become a job (202 with `Location: /jobs/{jobId}`).",
+    responses=errors(400, 401, 403, 413, 422, *HF_ERRORS),
+)
 def vectorize(request: Annotated[VectorizeRequest, Body()]) -> Response[VectorizeResponse | JobAccepted]:
     settings = services().settings
     check_limits(request.texts, settings)
@@ -73,18 +135,19 @@ def vectorize(request: Annotated[VectorizeRequest, Body()]) -> Response[Vectoriz
     return _json(202, accepted.model_dump(mode="json", by_alias=True), {"Location": f"/jobs/{accepted.job_id}"})
 
 
-@app.get("/jobs/<job_id>")
-def get_job(job_id: str) -> Response[JobStatus]:
-    return _json(200, job_status(services(), job_id).model_dump(mode="json", by_alias=True))
+@app.get("/jobs/<jobId>", tags=["jobs"], summary="A job's status and counters", responses=errors(404))
+def get_job(jobId: str) -> Response[JobStatus]:  # camelCase: the path parameter's public name
+    return _json(200, job_status(services(), jobId).model_dump(mode="json", by_alias=True))
 
 
-@app.get("/jobs/<job_id>/vectors")
+@app.get("/jobs/<jobId>/vectors", tags=["jobs"], summary="A job's vectors in index order, a page at a time",
+         responses=errors(400, 404))
 def get_job_vectors(
-    job_id: str,
+    jobId: str,  # camelCase: the path parameter's public name
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     next_token: Annotated[str | None, Query(alias="nextToken")] = None,
 ) -> Response[VectorsPage]:
-    page: VectorsPage = job_vectors(services(), job_id, limit=limit, next_token=next_token)
+    page: VectorsPage = job_vectors(services(), jobId, limit=limit, next_token=next_token)
     return _json(200, page.model_dump(mode="json", by_alias=True))
 
 
