@@ -14,6 +14,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from .errors import MissingTokenError, VectorizerError
 from .settings import Settings
 
@@ -61,8 +63,9 @@ class DefaultToken:
 def choose_token(header_value: str | None, default: DefaultToken) -> tuple[str, bool]:
     """The token to use and whether it is the caller's own (True) rather than the default."""
     own = (header_value or "").strip()
-    if own.lower().startswith("bearer "):
-        own = own[7:].strip()
+    # "Bearer" alone (a client with an empty token) is no token, not the word as a token.
+    if own.lower() == "bearer" or own.lower().startswith("bearer "):
+        own = own[6:].strip()
     if own:
         return own, True
     fallback = default.get()
@@ -97,5 +100,13 @@ class TokenSealer:
             blob = base64.b64decode(sealed, validate=True)
         except (binascii.Error, ValueError):
             raise VectorizerError("the sealed token is not base64", code="sealed_token_invalid") from None
-        answer = self._kms.decrypt(CiphertextBlob=blob, EncryptionContext={"jobId": job_id})
+        try:
+            answer = self._kms.decrypt(CiphertextBlob=blob, EncryptionContext={"jobId": job_id})
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") not in ("InvalidCiphertextException", "IncorrectKeyException"):
+                raise  # throttling or a KMS outage: let the message be delivered again
+            # Sealed for another job or key: no retry can open it, so the message is parked with this reason.
+            raise VectorizerError(
+                "the sealed token does not open under this job id", code="sealed_token_invalid"
+            ) from None
         return answer["Plaintext"].decode("utf-8")

@@ -189,6 +189,9 @@ class HuggingFaceClient:
             ) from None
         body = response.content
         if response.status_code != 200:
+            if token:
+                # Redact before HF's words are cut to length, so that no piece of the token survives the cut.
+                body = body.replace(token.encode("utf-8"), REDACTED.encode("utf-8"))
             error = classify_failure(response.status_code, body, response.headers.get("retry-after"))
             error.message = redact(error.message, token)
             error.args = (error.message,)

@@ -31,6 +31,10 @@ def _depth(value: Any) -> int:
     return depth
 
 
+# The largest finite float32: vectors are stored as little-endian float32.
+FLOAT32_MAX = 3.4028234663852886e38
+
+
 def _as_vector(row: Any) -> list[float]:
     if not isinstance(row, list) or not row:
         raise _bad_response("a vector that is not a non-empty array of numbers")
@@ -39,9 +43,16 @@ def _as_vector(row: Any) -> list[float]:
         # bool is an int in Python, but `true` is no coordinate.
         if isinstance(number, bool) or not isinstance(number, (int, float)):
             raise _bad_response("a vector with a non-numeric value")
-        if not math.isfinite(number):
+        try:
+            value = float(number)
+        except OverflowError:  # an integer literal too large for a float, like 1000...0
+            value = math.inf
+        if not math.isfinite(value):
             raise _bad_response("a vector with a non-finite value")
-        vector.append(float(number))
+        if abs(value) > FLOAT32_MAX:
+            # Vectors are stored as float32: a value beyond its range could never be saved.
+            raise _bad_response("a vector with a value beyond float32's range")
+        vector.append(value)
     return vector
 
 
