@@ -1,0 +1,86 @@
+"""Runtime settings read from the environment, and the error types' HTTP shape."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from vectorizer.errors import (
+    EndpointNotAllowedError,
+    HuggingFaceError,
+    InvalidConfigError,
+    JobNotFoundError,
+    MissingTokenError,
+    PayloadTooLargeError,
+    VectorizerError,
+)
+from vectorizer.settings import settings_from
+
+
+def test_defaults() -> None:
+    s = settings_from({})
+    assert s.hf_api_base_url == "https://router.huggingface.co/hf-inference"
+    assert s.default_model == "sentence-transformers/msmarco-bert-base-dot-v5"
+    assert s.endpoint_url_allowed_hosts == (
+        "*.endpoints.huggingface.cloud", "router.huggingface.co", "api-inference.huggingface.co"
+    )
+    assert (s.hf_batch_size, s.hf_concurrency, s.hf_timeout_seconds, s.hf_max_attempts) == (32, 8, 25.0, 6)
+    assert (s.hf_backoff_base_seconds, s.hf_backoff_cap_seconds) == (0.5, 20.0)
+    assert (s.chunk_size, s.max_message_bytes, s.max_receive_count) == (256, 900_000, 5)
+    assert (s.default_token, s.default_token_secret_arn) == (None, None)
+
+
+def test_environment_names_are_read_and_converted() -> None:
+    s = settings_from({
+        "HF_API_BASE_URL": "http://127.0.0.1:8080//", "HF_BATCH_SIZE": "4", "HF_CONCURRENCY": "2",
+        "HF_TIMEOUT_SECONDS": "1.5", "ENDPOINT_URL_ALLOWED_HOSTS": "A.Example.com, ,http://127.0.0.1:*",
+        "HUGGINGFACE_APIKEY": "hf_x", "UNRELATED": "ignored",
+    })
+    assert s.hf_api_base_url == "http://127.0.0.1:8080"
+    assert (s.hf_batch_size, s.hf_concurrency, s.hf_timeout_seconds) == (4, 2, 1.5)
+    assert s.endpoint_url_allowed_hosts == ("a.example.com", "http://127.0.0.1:*")
+    assert s.default_token == "hf_x"
+
+
+def test_blank_token_settings_mean_none() -> None:
+    # CloudFormation passes "no value" as an empty string.
+    s = settings_from({"HUGGINGFACE_APIKEY": "", "HUGGINGFACE_APIKEY_SECRET_ARN": ""})
+    assert (s.default_token, s.default_token_secret_arn) == (None, None)
+
+
+def test_token_is_kept_out_of_the_repr() -> None:
+    assert "hf_secret" not in repr(settings_from({"HUGGINGFACE_APIKEY": "hf_secret"}))
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("HF_BATCH_SIZE", "0"), ("HF_BATCH_SIZE", "1025"), ("HF_CONCURRENCY", "0"), ("HF_TIMEOUT_SECONDS", "0"),
+     ("HF_MAX_ATTEMPTS", "0"), ("MAX_MESSAGE_BYTES", "100"), ("CHUNK_SIZE", "x")],
+)
+def test_out_of_range_settings_are_refused(name: str, value: str) -> None:
+    with pytest.raises(ValidationError):
+        settings_from({name: value})
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "code"),
+    [
+        (VectorizerError("m"), 400, "bad_request"),
+        (InvalidConfigError("m"), 400, "invalid_config"),
+        (MissingTokenError("m"), 401, "missing_token"),
+        (EndpointNotAllowedError("m"), 403, "endpoint_not_allowed"),
+        (JobNotFoundError("m"), 404, "job_not_found"),
+        (PayloadTooLargeError("m"), 413, "payload_too_large"),
+        (HuggingFaceError("m"), 502, "hf_error"),
+        (VectorizerError("m", status=503, code="queue_unavailable"), 503, "queue_unavailable"),
+    ],
+)
+def test_error_types_carry_status_and_code(error: VectorizerError, status: int, code: str) -> None:
+    assert (error.status, error.code, error.message, str(error)) == (status, code, "m", "m")
+    assert error.to_body() == {"error": "m", "code": code}
+
+
+def test_hugging_face_error_flags() -> None:
+    error = HuggingFaceError("m", status=429, code="hf_rate_limited", retryable=True, retry_after=2.0)
+    assert (error.retryable, error.item_specific, error.retry_after) == (True, False, 2.0)
+    assert HuggingFaceError("m").retryable is False
