@@ -41,8 +41,11 @@ class FunctionProcess:
     def _start(self) -> subprocess.Popen[str]:
         process = subprocess.Popen(
             self._args, cwd=ROOT, env=self._env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=None, text=True, bufsize=1, preexec_fn=die_with_parent,
+            stderr=None, text=True, bufsize=1,
         )
+        # No PDEATHSIG here: Linux sends it when the *thread* that started the child ends, and a
+        # restart may happen on a short-lived request thread. The runtime leaves on stdin's EOF
+        # instead, which comes when this process dies in any way.
         self._process = process
         self._read_line(process, 60.0)  # the {"ready": true} line: imports done (the cold start)
         return process

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from local.launcher import ReadyStack, free_port, started_stack
+from local.launcher import ROOT, ReadyStack, free_port, started_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -114,3 +118,46 @@ def test_errors_over_http_are_json_with_the_contract_codes(client: httpx.Client)
     assert "only one setting must be set" in both.json()["error"]
     missing = client.get("/jobs/no-such-job")
     assert (missing.status_code, missing.json()["code"]) == (404, "job_not_found")
+
+
+def descendants(pid: int) -> set[int]:
+    found, frontier = set(), [pid]
+    while frontier:
+        parent = frontier.pop()
+        for task in Path(f"/proc/{parent}/task").glob("*"):
+            children = (task / "children").read_text().split() if (task / "children").exists() else []
+            for child in map(int, children):
+                if child not in found:
+                    found.add(child)
+                    frontier.append(child)
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
+
+
+def test_killing_the_stack_leaves_no_process_behind() -> None:
+    ports = {"MOTO_PORT": str(free_port()), "LOCAL_MODEL_PORT": str(free_port()), "LOCAL_API_PORT": str(free_port())}
+    stack = subprocess.Popen([sys.executable, "-m", "local.stack", "--no-bridge"], cwd=ROOT, text=True,
+                             env={**os.environ, **ports, "HF_API_BASE_URL": ""},
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        assert stack.stdout is not None
+        assert any(line.startswith("ready") for line in stack.stdout)
+        children = descendants(stack.pid)
+        # the model endpoint and one process per function slot at least
+        assert len(children) >= 3
+        stack.send_signal(signal.SIGKILL)  # no chance to clean up: the children must notice alone
+        stack.wait()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and any(alive(pid) for pid in children):
+            time.sleep(0.2)
+        assert [pid for pid in children if alive(pid)] == []
+    finally:
+        if stack.poll() is None:
+            stack.kill()
