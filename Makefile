@@ -32,6 +32,7 @@ lint: $(STAMP)
 
 ## The whole suite: lint, unit, integration on moto, end-to-end on the local stack with the real model.
 test: lint validate
+	scripts/install-chromium.sh
 	$(PY) -m pytest
 
 validate: $(SAM_STAMP)

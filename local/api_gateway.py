@@ -23,6 +23,13 @@ class Route:
     method: str
     resource: str  # e.g. "/jobs/{jobId}/vectors" or "/models/{model+}"
 
+    def __post_init__(self) -> None:
+        # API Gateway refuses a greedy `{name+}` anywhere but at the end of a resource path; so
+        # does this stand-in, so that a template path that cannot deploy cannot pass locally.
+        parts = [part for part in self.resource.split("/") if part]
+        if any(part.endswith("+}") for part in parts[:-1]):
+            raise ValueError(f"{self.resource}: a greedy path variable must end the path")
+
     def match(self, method: str, path: str) -> dict[str, str] | None:
         """Path parameters if this route takes the request, else None."""
         if self.method not in (method.upper(), "ANY"):
@@ -103,7 +110,9 @@ def proxy_event(
         "requestContext": {
             "resourcePath": route.resource,
             "httpMethod": method.upper(),
-            "path": f"/{STAGE}{path}",
+            # Served at the root, as `sam local start-api` does: Powertools derives Swagger UI's server
+            # URL from this, and a stage prefix here would point "Try it out" at /Prod/... locally.
+            "path": path,
             "stage": STAGE,
             "requestId": str(uuid.uuid4()),
             "requestTimeEpoch": int(time.time() * 1000),
