@@ -19,6 +19,10 @@ def load_function(name: str) -> ModuleType:
     """
     if str(LAYER_PATH) not in sys.path:
         sys.path.insert(0, str(LAYER_PATH))
+    # Lambda puts the code directory on the path, so app.py may import the modules beside it.
+    code_dir = str(ROOT / "functions" / name)
+    if code_dir not in sys.path:
+        sys.path.insert(0, code_dir)
     path = ROOT / "functions" / name / "app.py"
     module_name = f"functions_{name}_app"
     spec = importlib.util.spec_from_file_location(module_name, path)

@@ -108,6 +108,29 @@ class ModuleConfig(BaseModel):
 _CONFIG_KEYS = ("model", "passageModel", "queryModel", "endpointURL", "options", "vectorizeClassName")
 
 
+TruncationDirection = Literal["Left", "Right"]
+
+
+class FeatureParameters(BaseModel):
+    """Feature-extraction parameters for HF, sent only when a caller set them.
+
+    They go at the root of the body, beside `inputs`: that is where TEI (behind HF Inference
+    Endpoints) reads them, where the feature-extraction spec of `huggingface/tasks` puts them, and
+    what `huggingface_hub.InferenceClient.feature_extraction` sends. TEI ignores a `parameters` key.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    normalize: bool | None = None
+    truncate: bool | None = None
+    # TEI's own spelling; every TEI version accepts it (newer ones also take lowercase).
+    truncation_direction: TruncationDirection | None = None
+    prompt_name: str | None = None
+
+    def body_fields(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True)
+
+
 class Target(BaseModel):
     """Where and how to call Hugging Face for one request."""
 
@@ -116,6 +139,8 @@ class Target(BaseModel):
     url: str
     model: str
     options: ModuleOptions
+    # Empty for /vectorize and the worker, whose request bodies stay exactly as before.
+    parameters: FeatureParameters = Field(default_factory=FeatureParameters)
 
 
 def _host_allowed(scheme: str, host: str, port: int | None, patterns: tuple[str, ...]) -> bool:

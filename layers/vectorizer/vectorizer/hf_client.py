@@ -62,7 +62,10 @@ def request_body(texts: list[str], target: Target) -> bytes:
         "use_gpu": target.options.use_gpu,
         "use_cache": target.options.use_cache,
     }
-    return json.dumps({"inputs": texts, "options": options}, ensure_ascii=False).encode("utf-8")
+    # Parameters the caller set (normalize, truncate...) ride at the root; none are set for
+    # /vectorize and the worker, whose bodies stay {"inputs", "options"}.
+    body = {"inputs": texts, "options": options, **target.parameters.body_fields()}
+    return json.dumps(body, ensure_ascii=False).encode("utf-8")
 
 
 def redact(message: str, secret: str | None) -> str:

@@ -1,0 +1,226 @@
+"""Routes for the clients people already have: Hugging Face / TEI embedding calls and OpenAI's.
+
+Only translation lives here: the event's body, headers and path in, a proxy response out. The
+protocols themselves (parsing, answers, errors) are `vectorizer.protocols`.
+
+Each route reads the raw body and validates it with its protocol's own model, instead of letting
+Powertools validate it, so that a bad request is refused in the shape its client understands
+(`{"error": ...}`, TEI's `error_type`, OpenAI's `{"error": {"message", "type", ...}}`) rather
+than in this API's own `{"error", "code"}` 422.
+
+Paths: API Gateway's greedy `{model+}` may only end a path, so `/models/{model+}` also receives
+`/models/{model}/pipeline/feature-extraction`; Powertools' `<model>` matches one segment (no
+`/`), so each path is registered once per model shape, `name` and `owner/name` (the only two a
+Hub model id has). Only the one-segment form is in the OpenAPI document, as `{model}`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from urllib.parse import unquote
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.api_gateway import Router
+
+from vectorizer.errors import VectorizerError
+from vectorizer.protocols import hf, openai
+from vectorizer.protocols.embedding_call import (
+    ProtocolAnswer,
+    bearer_token,
+    check_answer_size,
+    run_embedding_call,
+    token_for,
+)
+from vectorizer.services import Services, build_services
+from vectorizer.settings import Settings, current_settings
+
+logger = Logger(child=True)
+router = Router()
+
+TOKEN_HEADER = "X-Huggingface-Api-Key"
+# As in app.py: API Gateway gives up on a REST integration after 29 s; answer before it does.
+API_GATEWAY_SECONDS = 28.0
+SAFETY_SECONDS = 1.5
+TAGS = ["compatible"]
+
+_built: tuple[Settings, Services] | None = None
+
+
+def services() -> Services:
+    """This container's clients, built once for its settings.
+
+    app.py's own `services()` cannot be reached from a router without importing app (which Lambda
+    loads as the handler module). The settings object is cached per container, so in Lambda this
+    builds once; a new settings object (a test reconfiguring the environment) builds afresh.
+    """
+    global _built
+    settings = current_settings()
+    if _built is None or _built[0] is not settings:
+        _built = (settings, build_services(settings))
+    return _built[1]
+
+
+def _deadline() -> float:
+    remaining = router.lambda_context.get_remaining_time_in_millis() / 1000 - SAFETY_SECONDS
+    return time.monotonic() + max(0.0, min(API_GATEWAY_SECONDS, remaining))
+
+
+def _token() -> str:
+    headers = router.current_event.headers
+    return token_for(headers.get(TOKEN_HEADER), headers.get("Authorization"), services().default_token)
+
+
+def _raw_body() -> str | None:
+    try:
+        return router.current_event.decoded_body
+    except (UnicodeDecodeError, ValueError):
+        return "\x00"  # not text: every protocol's parser refuses it as bad JSON
+
+
+def _respond(answer: ProtocolAnswer) -> Response:
+    text = json.dumps(answer.body, ensure_ascii=False, separators=(",", ":"))
+    return Response(status_code=answer.status, content_type=content_types.APPLICATION_JSON, body=text,
+                    headers=answer.headers or None)
+
+
+def _serve(work: Callable[[], ProtocolAnswer], refuse: Callable[[VectorizerError], ProtocolAnswer]) -> Response:
+    """Run one protocol request; every failure is answered in that protocol's error shape."""
+    try:
+        answer = work()
+        response = _respond(answer)
+        check_answer_size(response.body)
+        return response
+    except VectorizerError as error:
+        log = logger.error if error.status >= 500 else logger.info
+        log("request refused", extra={"status": error.status, "code": error.code})
+        return _respond(refuse(error))
+    except Exception:
+        # The stack goes to the log (which never holds a token); the caller gets no internals.
+        logger.exception("unexpected error")
+        return _respond(refuse(VectorizerError("internal error; the request id is in the logs",
+                                               status=500, code="internal_error")))
+
+
+def _feature_extraction(model: str | None, flavor: hf.Flavor) -> Response:
+    def work() -> ProtocolAnswer:
+        request = hf.parse_request(_raw_body())
+        settings = services().settings
+        # A client may have sent the model's `/` as %2F; the id itself never holds a `%`.
+        name = unquote(model) if model is not None else settings.default_model
+        call = hf.build_call(request, name, router.current_event.headers, settings, flavor)
+        result = run_embedding_call(call, services().hf, settings, _token, _deadline())
+        return hf.answer(result, request.single, flavor)
+
+    return _serve(work, lambda error: hf.error_answer(error, flavor, _known_token()))
+
+
+def _known_token() -> str | None:
+    """The caller's token, if any, for scrubbing error messages (never raises)."""
+    headers = router.current_event.headers
+    return (headers.get(TOKEN_HEADER) or "").strip() or bearer_token(headers.get("Authorization"))
+
+
+HF_DESCRIPTION = (
+    "Hugging Face feature-extraction protocol. Body: `inputs` (a string or a list of strings); "
+    "`normalize`, `truncate`, `truncation_direction`, `prompt_name`, `dimensions` at the root or under "
+    "`parameters`; `options` with `wait_for_model` / `use_cache` (or the `x-wait-for-model` / `x-use-cache` "
+    "headers). Token: `Authorization: Bearer` or `X-Huggingface-Api-Key`, else the deployment's default. "
+    "Answer: a 2-D array of floats, 1-D for a bare string; errors `{\"error\": ...}`."
+)
+
+
+def _documented(success: object, error: object, *statuses: int) -> dict[int, dict]:
+    """OpenAPI answers of a route (documentation only: the routes answer pre-shaped bodies)."""
+    answers = {200: {"description": "the embeddings", "content": {content_types.APPLICATION_JSON: {"model": success}}}}
+    for status in statuses:
+        answers[status] = {"description": ERROR_DESCRIPTIONS[status],
+                           "content": {content_types.APPLICATION_JSON: {"model": error}}}
+    return answers
+
+
+ERROR_DESCRIPTIONS = {
+    400: "a body that is not a request of this protocol, or an input HF refused",
+    401: "no Hugging Face token, or HF rejected it",
+    403: "HF refused access with this token",
+    404: "HF has no such model",
+    413: "too many inputs, a text too long, or an answer over Lambda's 6 MB",
+    422: "a body that is not a request of this protocol",
+    429: "HF's rate limit (with Retry-After)",
+    502: "HF failed",
+    503: "the model is loading (with estimated_time and Retry-After)",
+    504: "HF did not answer in time",
+}
+HF_RESPONSES = _documented(list[float] | list[list[float]], hf.HFErrorBody, *sorted(ERROR_DESCRIPTIONS.keys() - {422}))
+TEI_RESPONSES = _documented(list[list[float]], hf.TEIErrorBody, *ERROR_DESCRIPTIONS)
+OPENAI_RESPONSES = _documented(openai.OpenAIEmbeddingsResponse, openai.OpenAIErrorResponse,
+                              *sorted(ERROR_DESCRIPTIONS.keys() - {422}))
+
+
+@router.post("/models/<model>", tags=TAGS, summary="Embed (HF Inference API)", description=HF_DESCRIPTION,
+             responses=HF_RESPONSES)
+def hf_model(model: str):
+    return _feature_extraction(model, "hf")
+
+
+@router.post("/models/<owner>/<name>", include_in_schema=False)
+def hf_owned_model(owner: str, name: str):
+    return _feature_extraction(f"{owner}/{name}", "hf")
+
+
+@router.post("/models/<model>/pipeline/feature-extraction", tags=TAGS,
+             summary="Embed (HF router path, as Weaviate calls it)", description=HF_DESCRIPTION,
+             responses=HF_RESPONSES)
+def hf_model_pipeline(model: str):
+    return _feature_extraction(model, "hf")
+
+
+@router.post("/models/<owner>/<name>/pipeline/feature-extraction", include_in_schema=False)
+def hf_owned_model_pipeline(owner: str, name: str):
+    return _feature_extraction(f"{owner}/{name}", "hf")
+
+
+@router.post("/pipeline/feature-extraction/<model>", tags=TAGS,
+             summary="Embed (old api-inference path, as LangChain-community calls it)", description=HF_DESCRIPTION,
+             responses=HF_RESPONSES)
+def hf_pipeline_model(model: str):
+    return _feature_extraction(model, "hf")
+
+
+@router.post("/pipeline/feature-extraction/<owner>/<name>", include_in_schema=False)
+def hf_pipeline_owned_model(owner: str, name: str):
+    return _feature_extraction(f"{owner}/{name}", "hf")
+
+
+@router.post("/", tags=TAGS, summary="Embed with the default model (an HF endpoint URL)",
+             description=HF_DESCRIPTION + " The model is the deployment's DEFAULT_MODEL.", responses=HF_RESPONSES)
+def hf_default_model():
+    return _feature_extraction(None, "hf")
+
+
+@router.post("/embed", tags=TAGS, summary="Embed (text-embeddings-inference /embed)",
+             description="TEI's `/embed` with the deployment's DEFAULT_MODEL: the same body as the HF routes, "
+             "`normalize` true unless set; always a 2-D answer; errors `{\"error\", \"error_type\"}`.",
+             responses=TEI_RESPONSES)
+def tei_embed():
+    return _feature_extraction(None, "tei")
+
+
+@router.post("/v1/embeddings", tags=TAGS, summary="Embed (OpenAI embeddings API)",
+             description="OpenAI's embeddings request: `input` (a string or a list of strings; token arrays are "
+             "refused), `model` (a Hugging Face model id; DEFAULT_MODEL if absent), `encoding_format` `float` or "
+             "`base64` (little-endian float32), `dimensions`. Token: `Authorization: Bearer` (the SDK's api_key) "
+             "or `X-Huggingface-Api-Key`. `usage` counts words and punctuation: an estimate, not the model's "
+             "tokenizer.",
+             responses=OPENAI_RESPONSES)
+def openai_embeddings():
+    def work() -> ProtocolAnswer:
+        request = openai.parse_request(_raw_body())
+        settings = services().settings
+        call = openai.build_call(request, settings)
+        result = run_embedding_call(call, services().hf, settings, _token, _deadline())
+        return openai.answer(result, request)
+
+    return _serve(work, lambda error: openai.error_answer(error, _known_token()))
