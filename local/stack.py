@@ -124,6 +124,10 @@ def function_environment(stack: DeployedStack, function: str, settings: StackSet
         "POWERTOOLS_DEV": os.environ.get("POWERTOOLS_DEV", "0"),
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
     })
+    if not settings.hf_base_url:
+        # The local endpoint serves one model: make it the default for routes that name none
+        # (`POST /`, `/embed`, `/v1/embeddings` without a model).
+        env["DEFAULT_MODEL"] = MODEL
     return env
 
 

@@ -13,6 +13,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from compat_routes import router as compat_router
 
 from vectorizer.api_models import (
     ErrorBody,
@@ -35,6 +36,7 @@ logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 app = APIGatewayRestResolver(enable_validation=True)
+app.include_router(compat_router)
 
 TOKEN_HEADER = "X-Huggingface-Api-Key"
 
@@ -74,13 +76,18 @@ def _deadline() -> float:
     return time.monotonic() + max(0.0, min(API_GATEWAY_SECONDS, remaining))
 
 
-def errors(*statuses: int) -> dict[int, dict]:
-    """The documented error answers of a route: always the contract's `{"error", "code"}` body."""
-    return {
-        status: {"description": ERROR_DESCRIPTIONS[status],
-                 "content": {content_types.APPLICATION_JSON: {"model": ErrorBody}}}
-        for status in statuses
+def answers(successes: dict[int, tuple[str, type]], *error_statuses: int) -> dict[int, dict]:
+    """A route's documented answers. Powertools drops the success answer it would build from the
+    return type once `responses` is given, so successes are listed here too; every error has the
+    contract's `{"error", "code"}` body."""
+    documented = {
+        status: {"description": description, "content": {content_types.APPLICATION_JSON: {"model": model}}}
+        for status, (description, model) in successes.items()
     }
+    for status in error_statuses:
+        documented[status] = {"description": ERROR_DESCRIPTIONS[status],
+                              "content": {content_types.APPLICATION_JSON: {"model": ErrorBody}}}
+    return documented
 
 
 ERROR_DESCRIPTIONS = {
@@ -114,7 +121,11 @@ def openapi_document():  # no annotation: a bare Response has no schema
     "/vectorize", tags=["vectorize"], summary="Vectorize texts or Weaviate objects, inline or as a job",
     description="Up to the sync limit the vectors come back at once (200); more texts, or `mode: async`, "
     "become a job (202 with `Location: /jobs/{jobId}`).",
-    responses=errors(400, 401, 403, 413, 422, *HF_ERRORS),
+    responses=answers(
+        {200: ("the vectors, in input order", VectorizeResponse),
+         202: ("a job was queued; follow its Location", JobAccepted)},
+        400, 401, 403, 413, 422, *HF_ERRORS,
+    ),
 )
 def vectorize(request: Annotated[VectorizeRequest, Body()]) -> Response[VectorizeResponse | JobAccepted]:
     settings = services().settings
@@ -135,13 +146,14 @@ def vectorize(request: Annotated[VectorizeRequest, Body()]) -> Response[Vectoriz
     return _json(202, accepted.model_dump(mode="json", by_alias=True), {"Location": f"/jobs/{accepted.job_id}"})
 
 
-@app.get("/jobs/<jobId>", tags=["jobs"], summary="A job's status and counters", responses=errors(404))
+@app.get("/jobs/<jobId>", tags=["jobs"], summary="A job's status and counters",
+         responses=answers({200: ("the job", JobStatus)}, 404))
 def get_job(jobId: str) -> Response[JobStatus]:  # camelCase: the path parameter's public name
     return _json(200, job_status(services(), jobId).model_dump(mode="json", by_alias=True))
 
 
 @app.get("/jobs/<jobId>/vectors", tags=["jobs"], summary="A job's vectors in index order, a page at a time",
-         responses=errors(400, 404))
+         responses=answers({200: ("a page of vectors", VectorsPage)}, 400, 404))
 def get_job_vectors(
     jobId: str,  # camelCase: the path parameter's public name
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
