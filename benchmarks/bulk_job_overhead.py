@@ -1,0 +1,96 @@
+"""How much a bulk job through the whole service costs over calling the model endpoint directly.
+
+    .venv/bin/python -m benchmarks.bulk_job_overhead [--texts 1000]
+
+Everything is measured in one run, on one machine, against one local stack (the real model on
+the CPU), so only ratios are reported:
+
+- ideal: the same texts posted straight to the model endpoint, in requests of HF_BATCH_SIZE,
+  with the same number in flight: the endpoint's own ceiling, no queue and no database;
+- peer: `huggingface_hub.InferenceClient.feature_extraction`, one request per batch, one at a time,
+  as a script calling the endpoint by hand would do;
+- ours: `POST /vectorize` with `mode: async`, until `GET /jobs/{id}` says succeeded (API, SQS,
+  workers, DynamoDB, and reading the vectors back).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+from huggingface_hub import InferenceClient
+
+from local.launcher import free_port, started_stack
+
+MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+CORPUS = Path(__file__).resolve().parent.parent / "demo" / "corpus.jsonl"
+BATCH = 32
+IN_FLIGHT = 8
+
+
+def load_texts(count: int) -> list[str]:
+    rows = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [row["text"] for row in rows[:count]]
+
+
+def batches(texts: list[str]) -> list[list[str]]:
+    return [texts[start:start + BATCH] for start in range(0, len(texts), BATCH)]
+
+
+def ideal(model_url: str, texts: list[str]) -> float:
+    url = f"{model_url}/models/{MODEL}/pipeline/feature-extraction"
+    started = time.perf_counter()
+    with httpx.Client(timeout=120) as client, ThreadPoolExecutor(IN_FLIGHT) as pool:
+        answers = list(pool.map(lambda batch: client.post(url, json={"inputs": batch}).raise_for_status().json(),
+                                batches(texts)))
+    assert sum(len(answer) for answer in answers) == len(texts)
+    return time.perf_counter() - started
+
+
+def peer(model_url: str, texts: list[str]) -> float:
+    client = InferenceClient(model=f"{model_url}/models/{MODEL}/pipeline/feature-extraction", token="hf_local")
+    started = time.perf_counter()
+    rows = sum(len(client.feature_extraction(batch)) for batch in batches(texts))
+    assert rows == len(texts)
+    return time.perf_counter() - started
+
+
+def ours(api: str, texts: list[str]) -> float:
+    started = time.perf_counter()
+    with httpx.Client(base_url=api, timeout=120) as client:
+        job = client.post("/vectorize", json={"config": {"model": MODEL}, "texts": texts, "mode": "async"}).json()
+        while (status := client.get(f"/jobs/{job['jobId']}").json())["status"] in ("queued", "running"):
+            time.sleep(0.2)
+        assert (status["status"], status["succeeded"]) == ("succeeded", len(texts)), status
+        read, token = 0, None
+        while True:
+            page = client.get(f"/jobs/{job['jobId']}/vectors",
+                              params={"limit": 1000, **({"nextToken": token} if token else {})}).json()
+            read += len(page["items"])
+            if (token := page["nextToken"]) is None:
+                break
+        assert read == len(texts)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--texts", type=int, default=1000)
+    texts = load_texts(parser.parse_args().texts)
+    ports = {"MOTO_PORT": str(free_port()), "LOCAL_MODEL_PORT": str(free_port()), "LOCAL_API_PORT": str(free_port())}
+    with started_stack(env={**ports, "HF_API_BASE_URL": ""}) as stack:
+        ideal(stack.model, texts[:64])  # warm the model and the connection pools once
+        seconds = {"ideal": ideal(stack.model, texts), "peer": peer(stack.model, texts), "ours": ours(stack.api, texts)}
+    print(f"{len(texts)} texts, one run, one machine (seconds are for this run only):")
+    for name, value in seconds.items():
+        print(f"  {name:5} {value:7.2f} s  {len(texts) / value:7.1f} texts/s")
+    print(f"ours / ideal = {seconds['ours'] / seconds['ideal']:.2f}  (time; 1.00 = no overhead over the endpoint)")
+    print(f"ours / peer  = {seconds['ours'] / seconds['peer']:.2f}  (time; below 1 = faster than a plain loop)")
+
+
+if __name__ == "__main__":
+    main()
