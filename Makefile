@@ -53,5 +53,12 @@ demo: $(STAMP)
 openapi: $(STAMP)
 	AWS_DEFAULT_REGION=us-east-1 $(PY) scripts/write_openapi.py
 
+## `sam build`, then `sam local invoke` of every event in events/ against the local stack, offline:
+## a Docker engine (started here when none answers, and then stopped even on failure or Ctrl-C),
+## the stand-in base image (built only when public.ecr.aws/lambda/python:3.11-x86_64 is missing).
+sam-local: $(STAMP) build
+	trap 'scripts/docker-engine.sh stop' EXIT; \
+	scripts/docker-engine.sh start && scripts/standin-image.sh && $(PY) scripts/sam_local.py
+
 clean:
 	rm -rf .aws-sam .pytest_cache .ruff_cache
