@@ -29,6 +29,8 @@ class Harness:
         self.api_module = api_module
         self.worker_module = worker_module
         self.sqs = sqs
+        # The API's clients live in a module Python keeps between tests: start each test cold.
+        api_module.services.cache_clear()
         self.routes = [Route(m, p) for m, p in api_routes(stack.template, "ApiFunction")]
         env = stack.environment("WorkerFunction")
         self.queue_url = env["WORK_QUEUE_URL"]

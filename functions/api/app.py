@@ -1,10 +1,9 @@
 """API function: HTTP requests from API Gateway (REST, proxy integration) to vectorizer calls."""
 
 
-import time
-from functools import cache
 from typing import Annotated
 
+from api_runtime import TOKEN_HEADER, deadline, services
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
@@ -30,7 +29,6 @@ from vectorizer.inline import vectorize_inline
 from vectorizer.jobs import job_status, job_vectors, submit_job
 from vectorizer.limits import check_limits, runs_inline
 from vectorizer.request_errors import describe_validation_errors
-from vectorizer.services import Services, build_services
 
 logger = Logger()
 tracer = Tracer()
@@ -38,7 +36,6 @@ metrics = Metrics()
 app = APIGatewayRestResolver(enable_validation=True)
 app.include_router(compat_router)
 
-TOKEN_HEADER = "X-Huggingface-Api-Key"
 
 # How the service describes itself: GET /openapi.json, and Swagger UI at GET /swagger (its
 # script and styles are served inline by Powertools, so the page works without the internet).
@@ -57,23 +54,10 @@ OPENAPI_INFO = {
 }
 app.enable_swagger(path="/swagger", **OPENAPI_INFO)
 
-# API Gateway gives up on a REST integration after 29 s; answer before it does.
-API_GATEWAY_SECONDS = 28.0
-SAFETY_SECONDS = 1.5
-
-
-@cache
-def services() -> Services:
-    return build_services()
 
 
 def _json(status: int, body: object, headers: dict[str, str] | None = None) -> Response:
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body, headers=headers)
-
-
-def _deadline() -> float:
-    remaining = app.lambda_context.get_remaining_time_in_millis() / 1000 - SAFETY_SECONDS
-    return time.monotonic() + max(0.0, min(API_GATEWAY_SECONDS, remaining))
 
 
 def answers(successes: dict[int, tuple[str, type]], *error_statuses: int) -> dict[int, dict]:
@@ -134,7 +118,9 @@ def vectorize(request: Annotated[VectorizeRequest, Body()]) -> Response[Vectoriz
     token, own = choose_token(app.current_event.headers.get(TOKEN_HEADER), services().default_token)
     count = len(request.texts)
     if runs_inline(count, request.mode, settings):
-        answer = vectorize_inline(services().hf, target, request.texts, request.ids, token, _deadline())
+        answer = vectorize_inline(
+            services().hf, target, request.texts, request.ids, token, deadline(app.lambda_context)
+        )
         metrics.add_metric(name="InlineTexts", unit=MetricUnit.Count, value=count)
         return _json(200, answer.model_dump(mode="json", by_alias=True))
     accepted = submit_job(

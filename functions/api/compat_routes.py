@@ -17,10 +17,10 @@ Hub model id has). Only the one-segment form is in the OpenAPI document, as `{mo
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from urllib.parse import unquote
 
+from api_runtime import TOKEN_HEADER, deadline, services
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -34,38 +34,11 @@ from vectorizer.protocols.embedding_call import (
     run_embedding_call,
     token_for,
 )
-from vectorizer.services import Services, build_services
-from vectorizer.settings import Settings, current_settings
 
 logger = Logger(child=True)
 router = Router()
 
-TOKEN_HEADER = "X-Huggingface-Api-Key"
-# As in app.py: API Gateway gives up on a REST integration after 29 s; answer before it does.
-API_GATEWAY_SECONDS = 28.0
-SAFETY_SECONDS = 1.5
 TAGS = ["compatible"]
-
-_built: tuple[Settings, Services] | None = None
-
-
-def services() -> Services:
-    """This container's clients, built once for its settings.
-
-    app.py's own `services()` cannot be reached from a router without importing app (which Lambda
-    loads as the handler module). The settings object is cached per container, so in Lambda this
-    builds once; a new settings object (a test reconfiguring the environment) builds afresh.
-    """
-    global _built
-    settings = current_settings()
-    if _built is None or _built[0] is not settings:
-        _built = (settings, build_services(settings))
-    return _built[1]
-
-
-def _deadline() -> float:
-    remaining = router.lambda_context.get_remaining_time_in_millis() / 1000 - SAFETY_SECONDS
-    return time.monotonic() + max(0.0, min(API_GATEWAY_SECONDS, remaining))
 
 
 def _token() -> str:
@@ -111,7 +84,7 @@ def _feature_extraction(model: str | None, flavor: hf.Flavor) -> Response:
         # A client may have sent the model's `/` as %2F; the id itself never holds a `%`.
         name = unquote(model) if model is not None else settings.default_model
         call = hf.build_call(request, name, router.current_event.headers, settings, flavor)
-        result = run_embedding_call(call, services().hf, settings, _token, _deadline())
+        result = run_embedding_call(call, services().hf, settings, _token, deadline(router.lambda_context))
         return hf.answer(result, request.single, flavor)
 
     return _serve(work, lambda error: hf.error_answer(error, flavor, _known_token()))
@@ -220,7 +193,7 @@ def openai_embeddings():
         request = openai.parse_request(_raw_body())
         settings = services().settings
         call = openai.build_call(request, settings)
-        result = run_embedding_call(call, services().hf, settings, _token, _deadline())
+        result = run_embedding_call(call, services().hf, settings, _token, deadline(router.lambda_context))
         return openai.answer(result, request)
 
     return _serve(work, lambda error: openai.error_answer(error, _known_token()))
