@@ -186,13 +186,19 @@ def deploy(
         TemplateBody=json.dumps(body),
         Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in overrides.items()],
     )
+    return read_stack(cloudformation, stack_name, template)
+
+
+def read_stack(cloudformation: Any, stack_name: str, template: Mapping[str, Any] | None = None) -> DeployedStack:
+    """A deployed stack read back: parameters as deployed, physical ids and outputs."""
+    template = dict(template or load_template())
     stack = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
     if stack["StackStatus"] != "CREATE_COMPLETE":
         raise RuntimeError(f"stack {stack_name} ended {stack['StackStatus']}: {stack.get('StackStatusReason')}")
     parameters = {
         name: str(spec.get("Default", "")) for name, spec in template.get("Parameters", {}).items()
     }
-    parameters.update(overrides)
+    parameters.update({p["ParameterKey"]: p["ParameterValue"] for p in stack.get("Parameters", [])})
     resources = cloudformation.describe_stack_resources(StackName=stack_name)["StackResources"]
     return DeployedStack(
         template=template,

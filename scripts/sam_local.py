@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from local.launcher import ReadyStack, parse_ready_line  # noqa: E402
-from local.template_stack import DeployedStack, load_template  # noqa: E402
+from local.template_stack import DeployedStack, read_stack  # noqa: E402
 
 STACK_NAME = "vectorizer-local"  # the name local.stack deploys the template's resources under
 CONTAINER_HOST = "host.docker.internal"
@@ -138,17 +138,7 @@ def attach(ready: ReadyStack, stack_name: str) -> DeployedStack:
     """The stack local.stack deployed in moto, read back, to resolve the template's intrinsics with."""
     cloudformation = boto3.client("cloudformation", endpoint_url=ready.moto, region_name="us-east-1",
                                   aws_access_key_id="local", aws_secret_access_key="local")
-    stack = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
-    template = load_template()
-    parameters = {name: str(spec.get("Default", "")) for name, spec in template.get("Parameters", {}).items()}
-    parameters.update({p["ParameterKey"]: p["ParameterValue"] for p in stack.get("Parameters", [])})
-    resources = cloudformation.describe_stack_resources(StackName=stack_name)["StackResources"]
-    return DeployedStack(
-        template=template,
-        parameters=parameters,
-        physical_ids={r["LogicalResourceId"]: r["PhysicalResourceId"] for r in resources},
-        outputs={o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])},
-    )
+    return read_stack(cloudformation, stack_name)
 
 
 def function_overrides(deployed: DeployedStack, function: str, ready: ReadyStack,
