@@ -10,7 +10,7 @@ SAM_STAMP := $(SAM_VENV)/.installed
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: install test lint unit validate build local demo sam-local openapi clean
+.PHONY: install test lint unit validate build local demo sam-local docs clean
 
 install: $(STAMP)
 
@@ -49,9 +49,9 @@ local: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m demo.run_demo
 
-## docs/openapi.json, regenerated from the API function's routes (a test keeps it current).
-openapi: $(STAMP)
-	AWS_DEFAULT_REGION=us-east-1 $(PY) scripts/write_openapi.py
+## docs/openapi.json and docs/queue-message.schema.json, regenerated from the code (tests keep them current).
+docs: $(STAMP)
+	AWS_DEFAULT_REGION=us-east-1 $(PY) scripts/write_docs.py
 
 ## `sam build`, then `sam local invoke` of every event in events/ against the local stack, offline:
 ## a Docker engine (started here when none answers, and then stopped even on failure or Ctrl-C),

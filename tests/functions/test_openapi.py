@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from local.template_stack import api_routes, load_template
-from scripts.write_openapi import TARGET, openapi_document, render
+from scripts.write_docs import OPENAPI, QUEUE_MESSAGE_SCHEMA, openapi_document, queue_message_schema, render
 from tests.function_harness import Harness
 
 SELF_DESCRIPTION = {"/openapi.json", "/swagger"}
@@ -16,8 +16,17 @@ def openapi_path(template_path: str) -> str:
     return re.sub(r"\{(\w+)\+\}", r"{\1}", template_path)
 
 
-def test_committed_document_is_current() -> None:
-    assert TARGET.read_text(encoding="utf-8") == render(openapi_document()), "run `make openapi`"
+def test_committed_documents_are_current() -> None:
+    assert OPENAPI.read_text(encoding="utf-8") == render(openapi_document()), "run `make docs`"
+    assert QUEUE_MESSAGE_SCHEMA.read_text(encoding="utf-8") == render(queue_message_schema()), "run `make docs`"
+
+
+def test_queue_message_schema_names_the_public_fields() -> None:
+    schema = queue_message_schema()
+    assert set(schema["required"]) == {"jobId", "chunk", "items"}
+    assert {"version", "jobId", "chunk", "chunks", "total", "config", "purpose", "items", "sealedToken"} == set(
+        schema["properties"])
+    assert schema["additionalProperties"] is False
 
 
 def test_every_deployed_route_is_documented_with_its_method() -> None:
