@@ -1,6 +1,7 @@
 """API function: HTTP requests from API Gateway (REST, proxy integration) to vectorizer calls."""
 
 
+import re
 from typing import Annotated
 
 from api_runtime import TOKEN_HEADER, deadline, services
@@ -24,10 +25,11 @@ from vectorizer.api_models import (
 )
 from vectorizer.config import resolve_target
 from vectorizer.credentials import choose_token
-from vectorizer.errors import VectorizerError
+from vectorizer.errors import JobNotFoundError, VectorizerError
 from vectorizer.inline import vectorize_inline
 from vectorizer.jobs import job_status, job_vectors, submit_job
 from vectorizer.limits import check_limits, runs_inline
+from vectorizer.messages import JOB_ID_PATTERN
 from vectorizer.request_errors import describe_validation_errors
 
 logger = Logger()
@@ -132,10 +134,17 @@ def vectorize(request: Annotated[VectorizeRequest, Body()]) -> Response[Vectoriz
     return _json(202, accepted.model_dump(mode="json", by_alias=True), {"Location": f"/jobs/{accepted.job_id}"})
 
 
+def existing_job_id(job_id: str) -> str:
+    # No job was ever created under an id outside the pattern; DynamoDB would refuse some as keys.
+    if not re.match(JOB_ID_PATTERN, job_id):
+        raise JobNotFoundError(f"no job with id {job_id[:140]!r}")
+    return job_id
+
+
 @app.get("/jobs/<jobId>", tags=["jobs"], summary="A job's status and counters",
          responses=answers({200: ("the job", JobStatus)}, 404))
 def get_job(jobId: str) -> Response[JobStatus]:  # camelCase: the path parameter's public name
-    return _json(200, job_status(services(), jobId).model_dump(mode="json", by_alias=True))
+    return _json(200, job_status(services(), existing_job_id(jobId)).model_dump(mode="json", by_alias=True))
 
 
 @app.get("/jobs/<jobId>/vectors", tags=["jobs"], summary="A job's vectors in index order, a page at a time",
@@ -145,7 +154,7 @@ def get_job_vectors(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     next_token: Annotated[str | None, Query(alias="nextToken")] = None,
 ) -> Response[VectorsPage]:
-    page: VectorsPage = job_vectors(services(), jobId, limit=limit, next_token=next_token)
+    page: VectorsPage = job_vectors(services(), existing_job_id(jobId), limit=limit, next_token=next_token)
     return _json(200, page.model_dump(mode="json", by_alias=True))
 
 

@@ -238,3 +238,35 @@ def test_texts_and_objects_are_one_or_the_other(harness: Harness, fake_hf, body:
     assert (answer.status, answer.body["code"]) == (422, "validation_error")
     assert fragment in answer.body["error"]
     assert fake_hf.observed.requests == 0
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ({"texts": ["fine", "\ud800 lone surrogate"]}, "'texts' entry 1 is not valid Unicode"),
+        ({"texts": ["a"], "ids": ["\udfff"]}, "ids.0"),
+        ({"texts": ["a"], "ids": ["x" * 513]}, "at most 512 characters"),
+    ],
+)
+def test_input_no_request_could_carry_is_a_422_not_a_500(
+    harness: Harness, fake_hf, body: dict, fragment: str, mode: str
+) -> None:
+    answer = vectorize(harness, {**body, "mode": mode})
+    assert (answer.status, answer.body["code"]) == (422, "validation_error")
+    assert fragment in answer.body["error"]
+    assert fake_hf.observed.requests == 0
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_token_no_header_could_carry_is_refused_without_echoing_it(harness: Harness, fake_hf, mode: str) -> None:
+    answer = vectorize(harness, {"texts": ["a"], "mode": mode}, **{"X-Huggingface-Api-Key": "hf_sécret"})
+    assert (answer.status, answer.body["code"]) == (401, "invalid_token")
+    assert "sécret" not in json.dumps(answer.body)
+    assert fake_hf.observed.requests == 0
+
+
+def test_a_job_id_no_job_could_have_is_simply_not_found(harness: Harness) -> None:
+    for path in (f"/jobs/{'x' * 3000}", "/jobs/..%2Fetc", f"/jobs/{'y' * 200}/vectors"):
+        answer = harness.api("GET", path)
+        assert (answer.status, answer.body["code"]) == (404, "job_not_found"), path

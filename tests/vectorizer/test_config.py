@@ -175,11 +175,20 @@ def test_endpoint_url_with_dpr_settings_is_not_validated_as_dpr() -> None:
     assert resolve_target(config, "query", SETTINGS).url == "https://x.endpoints.huggingface.cloud"
 
 
-@pytest.mark.parametrize("url", ["ftp://x.endpoints.huggingface.cloud/", "x.endpoints.huggingface.cloud", "https://"])
-def test_endpoint_url_that_is_not_an_absolute_http_url_is_a_config_error(url: str) -> None:
+@pytest.mark.parametrize("url", ["x.endpoints.huggingface.cloud", "https://", "//x.endpoints.huggingface.cloud"])
+def test_endpoint_url_that_is_not_an_absolute_url_is_a_config_error(url: str) -> None:
     message, _, kind = config_error({"endpointURL": url})
     assert message == f"'endpointURL' {url!r} is not an absolute URL"
     assert kind == "invalid_config"
+
+
+@pytest.mark.parametrize("url", ["ftp://x.endpoints.huggingface.cloud/", "file://x.endpoints.huggingface.cloud/etc"])
+def test_endpoint_url_with_a_scheme_other_than_https_is_403(url: str) -> None:
+    # The issue: an endpointURL "outside ENDPOINT_URL_ALLOWED_HOSTS or not https is 403".
+    config = ModuleConfig.model_validate({"endpointURL": url})
+    with pytest.raises(EndpointNotAllowedError) as caught:
+        resolve_target(config, "passage", SETTINGS)
+    assert (caught.value.status, caught.value.code) == (403, "endpoint_not_allowed")
 
 
 @pytest.mark.parametrize(

@@ -413,7 +413,7 @@ def test_request_timeout_never_outlives_the_deadline() -> None:
          "hf_rate_limited", "Hugging Face rate limit reached: Rate limit reached"),
         (httpx.Response(401, json={"error": "Invalid credentials in Authorization header"}), 401,
          "hf_token_rejected", "Hugging Face rejected the token: Invalid credentials in Authorization header"),
-        (httpx.Response(403, json={"error": "Access to model is restricted"}), 403, "hf_forbidden",
+        (httpx.Response(403, json={"error": "Access to model is restricted"}), 502, "hf_forbidden",
          "Hugging Face refused access with this token: Access to model is restricted"),
         (httpx.Response(404, json={"error": "Model not found"}), 400, "hf_model_not_found",
          "Hugging Face has no such model or endpoint: Model not found"),

@@ -242,7 +242,7 @@ def test_401_token_rejected_is_not_retried() -> None:
 
 def test_403_forbidden() -> None:
     error = classify_failure(403, b'{"error": "gated repo"}', None)
-    assert shape(error) == (403, "hf_forbidden", False, False, None)
+    assert shape(error) == (502, "hf_forbidden", False, False, None)
     assert error.message == "Hugging Face refused access with this token: gated repo"
 
 

@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .config import ModuleConfig, Purpose
+from .messages import ITEM_ID_MAX_LENGTH
 from .weaviate_objects import WeaviateClass, WeaviateObject, module_config, object_text
 
 Mode = Literal["auto", "sync", "async"]
 JobStatusName = Literal["queued", "running", "succeeded", "failed", "partial"]
+
+
+# As long as a queue message's item id may be (messages.ChunkItem), so a job never refuses one.
+ItemId = Annotated[str, Field(max_length=ITEM_ID_MAX_LENGTH)]
+
+
+def _check_encodable(field: str, values: list[str]) -> None:
+    # JSON may carry lone surrogates ("\ud800") that no UTF-8 request or message can hold.
+    for index, value in enumerate(values):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError(f"'{field}' entry {index} is not valid Unicode text (a lone surrogate)") from None
 
 
 class VectorizeRequest(BaseModel):
@@ -31,7 +45,7 @@ class VectorizeRequest(BaseModel):
     objects: list[WeaviateObject] | None = Field(
         None, min_length=1, description="Weaviate objects (`id`, `properties`) to vectorize, with `class`"
     )
-    ids: list[str | None] | None = Field(None, description="one id per text, returned beside its vector")
+    ids: list[ItemId | None] | None = Field(None, description="one id per text, returned beside its vector")
     purpose: Purpose = Field("passage", description="'query' uses queryModel, else passageModel or model")
     mode: Mode = Field("auto", description="auto: inline up to the sync limit, else a job")
 
@@ -57,6 +71,8 @@ class VectorizeRequest(BaseModel):
             self.ids = [item.id for item in self.objects]
         if self.texts is None:
             raise ValueError("give 'texts' (or 'objects' with their 'class')")
+        _check_encodable("texts", self.texts)
+        _check_encodable("ids", [item for item in self.ids or () if item is not None])
         if self.ids is not None and len(self.ids) != len(self.texts):
             raise ValueError(f"'ids' has {len(self.ids)} entries for {len(self.texts)} texts")
         return self

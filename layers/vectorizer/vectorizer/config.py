@@ -95,7 +95,8 @@ class ModuleConfig(BaseModel):
                     )
         else:
             parts = urlsplit(self.endpoint_url)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
+            # Any other scheme is a URL we will not call: that is the allow-list's 403, not a 400.
+            if not parts.scheme or not parts.hostname:
                 raise _config_error(f"'endpointURL' {self.endpoint_url!r} is not an absolute URL")
         return self
 

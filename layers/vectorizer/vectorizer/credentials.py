@@ -67,6 +67,12 @@ def choose_token(header_value: str | None, default: DefaultToken) -> tuple[str, 
     if own.lower() == "bearer" or own.lower().startswith("bearer "):
         own = own[6:].strip()
     if own:
+        # A token goes into an HTTP header: anything but printable ASCII could never be sent, and
+        # would fail later, deep in a worker. The message never repeats what was sent.
+        if not (own.isascii() and own.isprintable()):
+            raise VectorizerError(
+                "the Hugging Face token must be printable ASCII", status=401, code="invalid_token"
+            )
         return own, True
     fallback = default.get()
     if fallback:

@@ -171,7 +171,8 @@ def classify_failure(status: int, body: bytes, retry_after_header: str | None) -
         )
     if status == 403:
         return HuggingFaceError(
-            f"Hugging Face refused access with this token: {text}", status=403, code="hf_forbidden"
+            # 502: this API's own 403 means "endpointURL not allowed"; this is HF refusing us.
+            f"Hugging Face refused access with this token: {text}", status=502, code="hf_forbidden"
         )
     if status == 404:
         return HuggingFaceError(

@@ -15,13 +15,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from .config import ModuleConfig, Purpose
 
 JOB_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
+ITEM_ID_MAX_LENGTH = 512
 
 
 class ChunkItem(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     index: int = Field(ge=0)
-    id: str | None = Field(None, max_length=512)
+    id: str | None = Field(None, max_length=ITEM_ID_MAX_LENGTH)
     text: str
 
 
