@@ -1,15 +1,19 @@
 """Worker function: SQS batches of chunk messages to vectorizer chunk processing.
 
 Each record is one chunk. A record that fails for a passing reason is reported back to SQS as a
-batch item failure, so only it is delivered again; a record that can never succeed (it does not
-fit the message schema, or its config is refused) is parked on the dead-letter queue with its
-reason, once, instead of looping until maxReceiveCount.
+batch item failure, so only it is delivered again, until its last delivery: then (and at once
+for a failure no retry can fix) its items are recorded as failed and it is acknowledged, so the
+job still ends. A record that can never succeed as a message (it does not fit the message
+schema, its config is refused, or its chunk number was used for other items) is parked on the
+dead-letter queue with its reason, once, instead of looping until maxReceiveCount.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from functools import cache
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
@@ -20,7 +24,7 @@ from pydantic import ValidationError
 
 from vectorizer.errors import VectorizerError
 from vectorizer.jobs import ChunkRetryLater, process_chunk
-from vectorizer.messages import ChunkMessage
+from vectorizer.messages import ChunkItem, ChunkMessage
 from vectorizer.request_errors import describe_validation_errors
 from vectorizer.services import Services, build_services
 
@@ -33,6 +37,13 @@ processor = BatchProcessor(event_type=EventType.SQS)
 WRITE_RESERVE_SECONDS = 15.0
 
 _context: LambdaContext | None = None
+# Records of the current invocation not yet handled, the one being handled included.
+_records_left = 1
+
+# What a parked message may keep: the schema's own keys. Anything else (a stray `token`...)
+# is dropped, so the dead-letter queue never holds what a producer should not have sent.
+MESSAGE_KEYS = frozenset(f.alias or name for name, f in ChunkMessage.model_fields.items())
+ITEM_KEYS = frozenset(f.alias or name for name, f in ChunkItem.model_fields.items())
 
 
 @cache
@@ -41,20 +52,56 @@ def services() -> Services:
 
 
 def _deadline() -> float:
+    """This record's share of the time left: the records after it in the batch need theirs."""
     remaining = _context.get_remaining_time_in_millis() / 1000 if _context else 60.0
-    return time.monotonic() + max(1.0, remaining - WRITE_RESERVE_SECONDS)
+    return time.monotonic() + max(1.0, (remaining - WRITE_RESERVE_SECONDS) / max(1, _records_left))
+
+
+def _known_keys_only(body: str) -> tuple[str, list[str]]:
+    """The body without keys the message schema does not know, and the names of those dropped."""
+    try:
+        message: Any = json.loads(body)
+    except ValueError:
+        return body, []
+    if not isinstance(message, dict):
+        return body, []
+    dropped = sorted(key for key in message if key not in MESSAGE_KEYS)
+    kept = {key: value for key, value in message.items() if key in MESSAGE_KEYS}
+    if isinstance(kept.get("items"), list):
+        items = []
+        for position, item in enumerate(kept["items"]):
+            if isinstance(item, dict):
+                dropped += sorted(f"items.{position}.{key}" for key in item if key not in ITEM_KEYS)
+                item = {key: value for key, value in item.items() if key in ITEM_KEYS}
+            items.append(item)
+        kept["items"] = items
+    if not dropped:
+        return body, []
+    return json.dumps(kept, ensure_ascii=False), dropped
 
 
 def _park(record: SQSRecord, reason: str) -> None:
+    body, dropped = _known_keys_only(record.body)
+    if dropped:
+        listed = ", ".join(dropped[:10]) + (f" (and {len(dropped) - 10} more)" if len(dropped) > 10 else "")
+        reason = f"{reason} [unknown keys removed before parking: {listed}]"
     logger.error(
         "chunk message parked on the dead-letter queue", extra={"reason": reason, "message_id": record.message_id}
     )
-    services().queue.dead_letter(record.body, reason)
+    services().queue.dead_letter(body, reason)
     metrics.add_metric(name="MessagesDeadLettered", unit=MetricUnit.Count, value=1)
 
 
 @tracer.capture_method
 def record_handler(record: SQSRecord) -> None:
+    global _records_left
+    try:
+        _handle(record)
+    finally:
+        _records_left = max(1, _records_left - 1)
+
+
+def _handle(record: SQSRecord) -> None:
     try:
         message = ChunkMessage.model_validate_json(record.body)
     except ValidationError as error:
@@ -76,6 +123,18 @@ def record_handler(record: SQSRecord) -> None:
         return
     finally:
         logger.remove_keys(["job_id", "chunk"])
+    if report.skipped:
+        logger.warning(
+            "chunk skipped: its job was given up on", extra={"job_id": report.job_id, "chunk": report.chunk}
+        )
+        metrics.add_metric(name="ChunksSkipped", unit=MetricUnit.Count, value=1)
+        return
+    if report.reason is not None:
+        logger.error(
+            "chunk failed; its items are recorded as failed",
+            extra={"job_id": report.job_id, "chunk": report.chunk, "reason": report.reason, "delivery": deliveries},
+        )
+        metrics.add_metric(name="ChunksFailed", unit=MetricUnit.Count, value=1)
     logger.info(
         "chunk done",
         extra={"job_id": report.job_id, "chunk": report.chunk, "succeeded": report.succeeded,
@@ -89,6 +148,7 @@ def record_handler(record: SQSRecord) -> None:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    global _context
+    global _context, _records_left
     _context = context
+    _records_left = max(1, len(event.get("Records") or []))
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -11,9 +11,10 @@ from botocore.exceptions import ClientError
 
 from tests.vectorizer.conftest import JOBS_TABLE
 from vectorizer.errors import JobNotFoundError
-from vectorizer.job_store import ItemError, JobStore, chunk_sk, error_sk, final_status
+from vectorizer.job_store import ItemError, JobStore, chunk_sk, error_sk, final_status, items_fingerprint
 
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+FP = items_fingerprint([0, 1, 2])
 
 
 @pytest.fixture
@@ -81,13 +82,26 @@ def test_mark_failed(store: JobStore, dynamodb: Any) -> None:
     assert len(reason) == 1000
 
 
+def test_mark_failed_aborts_the_job_and_start_reports_it(store: JobStore) -> None:
+    store.create("job-1", total=20, chunks=2, model="m")
+    assert store.start("job-1", model="m", total=20, chunks=2).aborted is False
+    store.mark_failed("job-1", "the work queue could not be reached")
+    job = store.get("job-1", max_errors=0)
+    assert (job.status, job.aborted, job.failure_reason) == ("failed", True, "the work queue could not be reached")
+    # A chunk that made it onto the queue before the failure: start() tells the worker to skip it.
+    seen = store.start("job-1", model="m", total=20, chunks=2)
+    assert (seen.status, seen.aborted) == ("failed", True)
+    assert store.get("job-1", max_errors=0).status == "failed"
+
+
 # ------------------------------------------------------------------ start
 
 
 def test_start_marks_a_queued_job_running_and_keeps_its_fields(store: JobStore) -> None:
     store.create("job-1", total=10, chunks=2, model="org/model")
     created = store.get("job-1", max_errors=0).created_at
-    store.start("job-1", model="other/model", total=99, chunks=99)
+    seen = store.start("job-1", model="other/model", total=99, chunks=99)
+    assert (seen.status, seen.total, seen.chunks, seen.model, seen.aborted) == ("running", 10, 2, "org/model", False)
     job = store.get("job-1", max_errors=0)
     assert (job.status, job.total, job.chunks, job.model, job.created_at) == ("running", 10, 2, "org/model", created)
 
@@ -113,9 +127,10 @@ def test_start_without_counts_leaves_them_unknown(store: JobStore, dynamodb: Any
 def test_start_does_not_reopen_a_finished_job(store: JobStore) -> None:
     store.create("job-1", total=1, chunks=1, model="m")
     store.start("job-1", model="m", total=1, chunks=1)
-    assert store.count_chunk("job-1", 0, succeeded=1, failed=0, dimensions=3)
+    assert store.count_chunk("job-1", 0, fingerprint=FP, succeeded=1, failed=0, dimensions=3)
     assert store.finish_if_complete("job-1") == "succeeded"
-    store.start("job-1", model="m", total=1, chunks=1)  # a late redelivery: no error, no change
+    seen = store.start("job-1", model="m", total=1, chunks=1)  # a late redelivery: no error, no change
+    assert (seen.status, seen.aborted) == ("succeeded", False)
     assert store.get("job-1", max_errors=0).status == "succeeded"
 
 
@@ -124,10 +139,10 @@ def test_start_does_not_reopen_a_finished_job(store: JobStore) -> None:
 
 def test_counting_a_chunk_twice_counts_once(store: JobStore, dynamodb: Any) -> None:
     store.create("job-1", total=300, chunks=2, model="m")
-    assert store.chunk_done("job-1", 0) is False
-    assert store.count_chunk("job-1", 0, succeeded=250, failed=6, dimensions=384) is True
-    assert store.chunk_done("job-1", 0) is True
-    assert store.count_chunk("job-1", 0, succeeded=250, failed=6, dimensions=384) is False
+    assert store.chunk_fingerprint("job-1", 0) is None
+    assert store.count_chunk("job-1", 0, fingerprint=FP, succeeded=250, failed=6, dimensions=384) is True
+    assert store.chunk_fingerprint("job-1", 0) == FP
+    assert store.count_chunk("job-1", 0, fingerprint=FP, succeeded=250, failed=6, dimensions=384) is False
     job = store.get("job-1", max_errors=0)
     assert (job.chunks_done, job.succeeded, job.failed, job.dimensions) == (1, 250, 6, 384)
     assert all_keys(dynamodb, "job-1") == ["chunk#000000", "job"]
@@ -135,29 +150,51 @@ def test_counting_a_chunk_twice_counts_once(store: JobStore, dynamodb: Any) -> N
 
 def test_chunks_add_up_and_dimensions_are_kept_from_the_first(store: JobStore) -> None:
     store.create("job-1", total=5, chunks=3, model="m")
-    assert store.count_chunk("job-1", 2, succeeded=2, failed=0, dimensions=8)
-    assert store.count_chunk("job-1", 0, succeeded=0, failed=2, dimensions=None)
-    assert store.count_chunk("job-1", 1, succeeded=1, failed=0, dimensions=16)
+    assert store.count_chunk("job-1", 2, fingerprint=FP, succeeded=2, failed=0, dimensions=8)
+    assert store.count_chunk("job-1", 0, fingerprint=FP, succeeded=0, failed=2, dimensions=None)
+    assert store.count_chunk("job-1", 1, fingerprint=FP, succeeded=1, failed=0, dimensions=16)
     job = store.get("job-1", max_errors=0)
     assert (job.chunks_done, job.succeeded, job.failed, job.dimensions) == (3, 3, 2, 8)
 
 
 def test_chunk_marker_records_its_counts(store: JobStore, dynamodb: Any) -> None:
     store.create("job-1", total=5, chunks=1, model="m")
-    store.count_chunk("job-1", 7, succeeded=4, failed=1, dimensions=3)
+    store.count_chunk("job-1", 7, fingerprint=FP, succeeded=4, failed=1, dimensions=3)
     marker = dynamodb.get_item(TableName=JOBS_TABLE, Key={"jobId": {"S": "job-1"}, "sk": {"S": "chunk#000007"}})["Item"]
-    assert (marker["succeeded"]["N"], marker["failed"]["N"]) == ("4", "1")
+    assert (marker["succeeded"]["N"], marker["failed"]["N"], marker["fingerprint"]["S"]) == ("4", "1", FP)
     assert ISO.match(marker["countedAt"]["S"])
     assert "ttl" in marker
 
 
-def test_chunk_done_is_per_job(store: JobStore) -> None:
+def test_chunk_fingerprint_is_per_job(store: JobStore) -> None:
     store.create("job-1", total=1, chunks=1, model="m")
     store.create("job-2", total=1, chunks=1, model="m")
-    store.count_chunk("job-1", 0, succeeded=1, failed=0, dimensions=3)
-    assert (store.chunk_done("job-1", 0), store.chunk_done("job-2", 0), store.chunk_done("job-1", 1)) == (
-        True, False, False
-    )
+    store.count_chunk("job-1", 0, fingerprint=FP, succeeded=1, failed=0, dimensions=3)
+    seen = [store.chunk_fingerprint(job_id, chunk) for job_id, chunk in (("job-1", 0), ("job-2", 0), ("job-1", 1))]
+    assert seen == [FP, None, None]
+
+
+def test_items_fingerprint_is_the_set_of_indexes() -> None:
+    assert items_fingerprint([3, 1, 2]) == items_fingerprint([1, 2, 3])
+    assert items_fingerprint([1, 2, 3]) != items_fingerprint([1, 2, 4])
+    assert items_fingerprint([1, 23]) != items_fingerprint([12, 3])
+    assert re.fullmatch(r"[0-9a-f]{64}", items_fingerprint([0]))
+
+
+def test_the_same_chunk_number_with_other_items_is_not_counted(store: JobStore) -> None:
+    store.start("ext-1", model="m", total=None, chunks=None)
+    assert store.count_chunk("ext-1", 0, fingerprint=items_fingerprint([0]), succeeded=1, failed=0, dimensions=3)
+    other = items_fingerprint([1])
+    assert store.count_chunk("ext-1", 0, fingerprint=other, succeeded=1, failed=0, dimensions=3) is False
+    assert store.chunk_fingerprint("ext-1", 0) == items_fingerprint([0])
+    assert store.get("ext-1", max_errors=0).succeeded == 1
+
+
+def test_a_marker_written_before_fingerprints_reads_as_empty(store: JobStore, dynamodb: Any) -> None:
+    dynamodb.put_item(TableName=JOBS_TABLE, Item={
+        "jobId": {"S": "job-1"}, "sk": {"S": chunk_sk(0)}, "succeeded": {"N": "1"}, "failed": {"N": "0"},
+    })
+    assert store.chunk_fingerprint("job-1", 0) == ""
 
 
 # ------------------------------------------------------------------ finishing
@@ -175,10 +212,10 @@ def test_job_finishes_when_every_chunk_is_counted(store: JobStore, counts: list[
     store.create("job-1", total=5, chunks=2, model="m")
     store.start("job-1", model="m", total=5, chunks=2)
     (s0, f0), (s1, f1) = counts
-    store.count_chunk("job-1", 0, succeeded=s0, failed=f0, dimensions=3 if s0 else None)
+    store.count_chunk("job-1", 0, fingerprint=FP, succeeded=s0, failed=f0, dimensions=3 if s0 else None)
     assert store.finish_if_complete("job-1") is None
     assert store.get("job-1", max_errors=0).status == "running"
-    store.count_chunk("job-1", 1, succeeded=s1, failed=f1, dimensions=3 if s1 else None)
+    store.count_chunk("job-1", 1, fingerprint=FP, succeeded=s1, failed=f1, dimensions=3 if s1 else None)
     assert store.finish_if_complete("job-1") == status
     job = store.get("job-1", max_errors=0)
     assert job.status == status
@@ -189,8 +226,8 @@ def test_job_finishes_when_every_chunk_is_counted(store: JobStore, counts: list[
 
 def test_a_redelivered_chunk_does_not_close_the_job_early(store: JobStore) -> None:
     store.create("job-1", total=4, chunks=2, model="m")
-    store.count_chunk("job-1", 0, succeeded=2, failed=0, dimensions=3)
-    store.count_chunk("job-1", 0, succeeded=2, failed=0, dimensions=3)
+    store.count_chunk("job-1", 0, fingerprint=FP, succeeded=2, failed=0, dimensions=3)
+    store.count_chunk("job-1", 0, fingerprint=FP, succeeded=2, failed=0, dimensions=3)
     assert store.finish_if_complete("job-1") is None
     assert store.get("job-1", max_errors=0).chunks_done == 1
 
@@ -199,15 +236,74 @@ def test_finish_of_unknown_or_failed_job_does_nothing(store: JobStore) -> None:
     assert store.finish_if_complete("nope") is None
     store.create("job-1", total=1, chunks=1, model="m")
     store.mark_failed("job-1", "queue down")
-    store.count_chunk("job-1", 0, succeeded=1, failed=0, dimensions=3)
+    store.count_chunk("job-1", 0, fingerprint=FP, succeeded=1, failed=0, dimensions=3)
     assert store.finish_if_complete("job-1") is None
     assert store.get("job-1", max_errors=0).status == "failed"
 
 
 def test_job_without_a_chunk_count_closes_on_what_it_has_seen(store: JobStore) -> None:
     store.start("ext-1", model="m", total=None, chunks=None)
-    store.count_chunk("ext-1", 0, succeeded=3, failed=1, dimensions=3)
+    store.count_chunk("ext-1", 0, fingerprint=FP, succeeded=3, failed=1, dimensions=3)
     assert store.finish_if_complete("ext-1") == "partial"
+
+
+def test_job_without_counts_reports_what_it_has_seen_after_every_chunk(store: JobStore) -> None:
+    store.start("ext-1", model="m", total=None, chunks=None)
+    statuses = []
+    for chunk, (succeeded, failed) in enumerate([(0, 2), (3, 0), (2, 0)]):
+        seen = store.start("ext-1", model="m", total=None, chunks=None)
+        assert seen.aborted is False
+        store.count_chunk("ext-1", chunk, fingerprint=FP, succeeded=succeeded, failed=failed, dimensions=3)
+        statuses.append(store.finish_if_complete("ext-1"))
+        assert store.get("ext-1", max_errors=0).status == statuses[-1]
+    assert statuses == ["failed", "partial", "partial"]
+    job = store.get("ext-1", max_errors=0)
+    assert (job.chunks_done, job.succeeded, job.failed) == (3, 5, 2)
+
+
+def test_job_without_counts_moves_from_succeeded_to_partial(store: JobStore) -> None:
+    store.start("ext-1", model="m", total=None, chunks=None)
+    store.count_chunk("ext-1", 0, fingerprint=FP, succeeded=3, failed=0, dimensions=3)
+    assert store.finish_if_complete("ext-1") == "succeeded"
+    store.count_chunk("ext-1", 1, fingerprint=FP, succeeded=0, failed=1, dimensions=None)
+    assert store.finish_if_complete("ext-1") == "partial"
+    assert store.get("ext-1", max_errors=0).status == "partial"
+
+
+def test_a_stale_read_never_overwrites_newer_counts(store: JobStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    store.start("ext-1", model="m", total=None, chunks=None)
+    store.count_chunk("ext-1", 0, fingerprint=FP, succeeded=3, failed=0, dimensions=3)
+    stale = store._get_item("ext-1")
+    # Another worker counts chunk 1 between this worker's read and its write.
+    store.count_chunk("ext-1", 1, fingerprint=FP, succeeded=0, failed=2, dimensions=None)
+    real_get = store._get_item
+    monkeypatch.setattr(store, "_get_item", lambda job_id: stale)
+    assert store.finish_if_complete("ext-1") is None
+    monkeypatch.setattr(store, "_get_item", real_get)
+    assert store.get("ext-1", max_errors=0).status == "running"
+    assert store.finish_if_complete("ext-1") == "partial"
+
+
+def test_job_with_a_total_but_no_chunk_count_closes_when_the_total_is_reached(store: JobStore) -> None:
+    store.start("ext-1", model="m", total=5, chunks=None)
+    store.count_chunk("ext-1", 0, fingerprint=FP, succeeded=2, failed=1, dimensions=3)
+    assert store.finish_if_complete("ext-1") is None
+    assert store.get("ext-1", max_errors=0).status == "running"
+    store.count_chunk("ext-1", 1, fingerprint=FP, succeeded=2, failed=0, dimensions=3)
+    assert store.finish_if_complete("ext-1") == "partial"
+    # Complete: it stays closed.
+    store.count_chunk("ext-1", 2, fingerprint=FP, succeeded=0, failed=4, dimensions=None)
+    assert store.finish_if_complete("ext-1") is None
+    assert store.get("ext-1", max_errors=0).status == "partial"
+
+
+def test_an_aborted_job_is_never_reopened_by_finishing(store: JobStore) -> None:
+    store.create("job-1", total=2, chunks=2, model="m")
+    store.mark_failed("job-1", "the work queue could not be reached")
+    store.count_chunk("job-1", 0, fingerprint=FP, succeeded=1, failed=0, dimensions=3)
+    store.count_chunk("job-1", 1, fingerprint=FP, succeeded=1, failed=0, dimensions=3)
+    assert store.finish_if_complete("job-1") is None
+    assert store.get("job-1", max_errors=0).status == "failed"
 
 
 # ------------------------------------------------------------------ item errors
@@ -217,7 +313,7 @@ def test_item_errors_come_back_in_index_order_with_ids(store: JobStore) -> None:
     store.create("job-1", total=2000, chunks=1, model="m")
     errors = [ItemError(index=i, id=(f"doc-{i}" if i % 2 else None), error=f"refused {i}") for i in (1500, 3, 20, 7)]
     store.record_errors("job-1", errors)
-    store.count_chunk("job-1", 0, succeeded=1996, failed=4, dimensions=3)
+    store.count_chunk("job-1", 0, fingerprint=FP, succeeded=1996, failed=4, dimensions=3)
     job = store.get("job-1", max_errors=10)
     assert job.errors == [
         ItemError(3, "doc-3", "refused 3"), ItemError(7, "doc-7", "refused 7"),
@@ -236,7 +332,7 @@ def test_recording_errors_again_changes_nothing(store: JobStore, dynamodb: Any) 
 def test_item_errors_are_capped_by_max_errors_across_pages(store: JobStore) -> None:
     store.create("job-1", total=60, chunks=1, model="m")
     store.record_errors("job-1", [ItemError(index=i, id=None, error="e" * 3000) for i in range(60)])
-    store.count_chunk("job-1", 0, succeeded=0, failed=60, dimensions=None)
+    store.count_chunk("job-1", 0, fingerprint=FP, succeeded=0, failed=60, dimensions=None)
     job = store.get("job-1", max_errors=40)
     assert [e.index for e in job.errors] == list(range(40))
     assert {len(e.error) for e in job.errors} == {1000}  # each message capped when written

@@ -114,6 +114,9 @@ class JobStatus(BaseModel):
     created_at: str = Field(alias="createdAt")
     updated_at: str = Field(alias="updatedAt")
     errors: list[ItemErrorModel]
+    failure_reason: str | None = Field(
+        None, alias="failureReason", description="why the whole job failed (e.g. its chunks could not be queued)"
+    )
 
 
 class VectorItem(BaseModel):

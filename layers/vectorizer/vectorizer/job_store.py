@@ -3,12 +3,22 @@
 One table, keyed by `jobId` and `sk`:
 - `sk = "job"`: the job itself (status, totals, counters, model, dimensions, timestamps, ttl);
 - `sk = "chunk#000042"`: written once when chunk 42 is counted, in the same transaction as the
-  counters, so a redelivered message can never count twice;
+  counters, so a redelivered message can never count twice; it keeps the fingerprint of the
+  chunk's item indexes, so that a producer reusing the number for other items is told apart
+  from a redelivery;
 - `sk = "error#000000001234"`: why item 1234 has no vector.
+
+A job closes when its `chunks` are all counted, else (no chunk count) when `total` items are
+counted. A job with neither is never complete: after each chunk its status is set again from its
+counters, so it may move between `succeeded`, `partial` and `failed` as chunks arrive. A job
+given up on (`mark_failed`: its chunks could not all be queued) is `failed` and `aborted`, and
+its chunks are skipped.
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +38,11 @@ def chunk_sk(chunk: int) -> str:
 
 def error_sk(index: int) -> str:
     return f"error#{index:012d}"
+
+
+def items_fingerprint(indexes: Iterable[int]) -> str:
+    """What a chunk holds, as far as counting goes: the SHA-256 of its sorted item indexes."""
+    return hashlib.sha256(",".join(str(i) for i in sorted(indexes)).encode("ascii")).hexdigest()
 
 
 def final_status(succeeded: int, failed: int) -> str:
@@ -57,6 +72,22 @@ class JobRecord:
     created_at: str
     updated_at: str
     errors: list[ItemError] = field(default_factory=list)
+    # Given up on before its chunks were all queued: whatever chunk still arrives is skipped.
+    aborted: bool = False
+    failure_reason: str | None = None
+
+    @property
+    def open_ended(self) -> bool:
+        """No chunk count and no total: the job can never know it is complete."""
+        return self.chunks is None and self.total is None
+
+    @property
+    def complete(self) -> bool:
+        if self.chunks is not None:
+            return self.chunks_done >= self.chunks
+        if self.total is not None:
+            return self.succeeded + self.failed >= self.total
+        return False
 
 
 def _n(item: dict[str, Any], name: str) -> int | None:
@@ -82,6 +113,8 @@ def _record(item: dict[str, Any]) -> JobRecord:
         dimensions=_n(item, "dimensions"),
         created_at=_s(item, "createdAt") or "",
         updated_at=_s(item, "updatedAt") or "",
+        aborted=bool(item.get("aborted", {}).get("BOOL")),
+        failure_reason=_s(item, "failureReason"),
     )
 
 
@@ -106,18 +139,23 @@ class JobStore:
         )
 
     def mark_failed(self, job_id: str, reason: str) -> None:
+        """Give up on a job: `failed` with the reason, and `aborted`, so its queued chunks are skipped."""
         self._db.update_item(
             TableName=self._table,
             Key={"jobId": {"S": job_id}, "sk": {"S": JOB_SK}},
-            UpdateExpression="SET #s = :failed, updatedAt = :now, failureReason = :why",
+            UpdateExpression="SET #s = :failed, updatedAt = :now, failureReason = :why, aborted = :yes",
             ExpressionAttributeNames={"#s": "status"},
             ExpressionAttributeValues={
-                ":failed": {"S": "failed"}, ":now": {"S": now_iso()}, ":why": {"S": reason[:1000]}
+                ":failed": {"S": "failed"}, ":now": {"S": now_iso()}, ":why": {"S": reason[:1000]},
+                ":yes": {"BOOL": True},
             },
         )
 
-    def start(self, job_id: str, *, model: str, total: int | None, chunks: int | None) -> None:
-        """Mark the job running, creating it on first sight (a producer wrote straight to the queue)."""
+    def start(self, job_id: str, *, model: str, total: int | None, chunks: int | None) -> JobRecord:
+        """Mark the job running, creating it on first sight (a producer wrote straight to the queue).
+
+        Returns the job as it stands: a worker skips the chunk of a job that is `aborted`.
+        """
         stamp = now_iso()
         values: dict[str, Any] = {
             ":running": {"S": "running"}, ":queued": {"S": "queued"}, ":now": {"S": stamp},
@@ -138,26 +176,39 @@ class JobStore:
             f"#{name} = if_not_exists(#{name}, {value})" for name, value in defaults.items()
         ]
         try:
-            self._db.update_item(
+            answer = self._db.update_item(
                 TableName=self._table,
                 Key={"jobId": {"S": job_id}, "sk": {"S": JOB_SK}},
                 UpdateExpression="SET #s = :running, " + ", ".join(sets),
-                # A finished job stays finished: a late duplicate must not reopen it.
+                # A finished job stays finished: a late duplicate must not reopen it. (A job
+                # without counts keeps the status of what it has seen while more chunks come.)
                 ConditionExpression="attribute_not_exists(#s) OR #s IN (:queued, :running)",
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
+            job = self._get_item(job_id)
+            if job is None:  # gone between the two calls (its TTL): nothing left to skip for
+                raise
+            return job
+        return _record(answer["Attributes"])
 
-    def chunk_done(self, job_id: str, chunk: int) -> bool:
+    def chunk_fingerprint(self, job_id: str, chunk: int) -> str | None:
+        """The fingerprint the chunk was counted with; None if it was not counted yet.
+
+        A marker written before fingerprints were kept reads as "" (counted, items unknown).
+        """
         answer = self._db.get_item(
             TableName=self._table,
             Key={"jobId": {"S": job_id}, "sk": {"S": chunk_sk(chunk)}},
             ConsistentRead=True,
         )
-        return "Item" in answer
+        if "Item" not in answer:
+            return None
+        return _s(answer["Item"], "fingerprint") or ""
 
     def record_errors(self, job_id: str, errors: list[ItemError]) -> None:
         """Write item errors; keyed by index, so writing them again changes nothing."""
@@ -172,9 +223,13 @@ class JobStore:
         batch_write(self._db, self._table, requests)
 
     def count_chunk(
-        self, job_id: str, chunk: int, *, succeeded: int, failed: int, dimensions: int | None
+        self, job_id: str, chunk: int, *, fingerprint: str, succeeded: int, failed: int, dimensions: int | None
     ) -> bool:
-        """Add a chunk's counts once. False when it had been counted already (a redelivery)."""
+        """Add a chunk's counts once. False when the chunk number had been counted already.
+
+        `fingerprint` (`items_fingerprint` of the chunk's indexes) is kept in the marker, so a
+        caller told False can ask `chunk_fingerprint` whether it was this chunk or another one.
+        """
         stamp = now_iso()
         update: dict[str, Any] = {
             "TableName": self._table,
@@ -190,7 +245,7 @@ class JobStore:
             "TableName": self._table,
             "Item": {
                 "jobId": {"S": job_id}, "sk": {"S": chunk_sk(chunk)}, "succeeded": {"N": str(succeeded)},
-                "failed": {"N": str(failed)}, "countedAt": {"S": stamp},
+                "failed": {"N": str(failed)}, "countedAt": {"S": stamp}, "fingerprint": {"S": fingerprint},
                 "ttl": {"N": str(expiry(self._ttl_days))},
             },
             "ConditionExpression": "attribute_not_exists(sk)",
@@ -207,24 +262,38 @@ class JobStore:
         return True
 
     def finish_if_complete(self, job_id: str) -> str | None:
-        """Close the job once every chunk is counted; returns the final status if it closed."""
+        """Close a complete job, or restate an open-ended one; returns the status it wrote, if any.
+
+        A job with a chunk count or a total closes once, when complete. A job with neither gets
+        the status of its counters after every chunk; the write only holds if the counters are
+        still the ones read, so a worker that read before another chunk was counted cannot put
+        back an older status (the worker that counted it writes the newer one).
+        """
         job = self._get_item(job_id)
-        if job is None or job.status in FINAL_STATUSES:
+        if job is None or job.aborted:
             return None
-        if job.chunks is not None and job.chunks_done < job.chunks:
+        names = {"#s": "status"}
+        values: dict[str, Any] = {":now": {"S": now_iso()}}
+        if job.open_ended:
+            condition = "succeeded = :seen_s AND failed = :seen_f AND (attribute_not_exists(aborted) OR aborted = :no)"
+            values |= {":seen_s": {"N": str(job.succeeded)}, ":seen_f": {"N": str(job.failed)}, ":no": {"BOOL": False}}
+        elif job.status in FINAL_STATUSES or not job.complete:
             return None
+        else:
+            condition = "#s IN (:queued, :running)"
+            values |= {":queued": {"S": "queued"}, ":running": {"S": "running"}}
         status = final_status(job.succeeded, job.failed)
+        if job.open_ended and job.status == status:
+            return status  # already says so (a duplicate, or a chunk that changed nothing)
+        values[":final"] = {"S": status}
         try:
             self._db.update_item(
                 TableName=self._table,
                 Key={"jobId": {"S": job_id}, "sk": {"S": JOB_SK}},
                 UpdateExpression="SET #s = :final, updatedAt = :now",
-                ConditionExpression="#s IN (:queued, :running)",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={
-                    ":final": {"S": status}, ":now": {"S": now_iso()},
-                    ":queued": {"S": "queued"}, ":running": {"S": "running"},
-                },
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":

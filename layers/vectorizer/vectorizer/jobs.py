@@ -2,24 +2,35 @@
 
 Working a chunk is idempotent per (job, chunk): vectors are keyed by index, so a redelivery
 overwrites rather than adds, and the counters move in one transaction with the chunk's marker,
-so they move once. Nothing accepted is dropped: a chunk whose HF calls failed for a passing
-reason goes back to the queue, and on its last delivery its items are recorded as failed with
-the reason, so the job still ends and says which items have no vector.
+so they move once. Nothing accepted is dropped: a chunk that failed for a passing reason goes
+back to the queue, and on its last delivery (or at once, when no retry can help) its items are
+recorded as failed with the reason, so the job still ends and says which items have no vector.
+A job whose chunks could not all be queued is marked failed, and its chunks already queued are
+skipped; a chunk number that comes again with other items is a producer's error, refused.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from . import aio
 from .api_models import ItemErrorModel, JobAccepted, JobStatus, VectorItem, VectorsPage
-from .config import ModuleConfig, Purpose, resolve_target
-from .errors import HuggingFaceError, VectorizerError
-from .job_store import ItemError
+from .batch_write import UnprocessedItemsError
+from .config import ModuleConfig, Purpose, Target, resolve_target
+from .errors import HuggingFaceError, MissingTokenError, VectorizerError
+from .hf_client import redact
+from .job_store import ItemError, items_fingerprint
 from .messages import ChunkItem, ChunkMessage, envelope_size, plan_chunks
 from .services import Services
 from .vector_store import StoredVector
+
+logger = logging.getLogger(__name__)
+
+QUEUE_UNREACHABLE = "the work queue could not be reached"
 
 
 class ChunkRetryLater(Exception):
@@ -30,6 +41,13 @@ class ChunkRetryLater(Exception):
         self.error = error
 
 
+class ChunkConflictError(VectorizerError):
+    """The chunk's number was counted already for other items: a producer's error no retry fixes."""
+
+    status = 409
+    code = "chunk_conflict"
+
+
 @dataclass(frozen=True)
 class ChunkReport:
     job_id: str
@@ -38,10 +56,30 @@ class ChunkReport:
     failed: int
     duplicate: bool
     job_status: str | None
+    # The job was given up on (its chunks could not all be queued): acknowledged, not worked.
+    skipped: bool = False
+    # Why the whole chunk failed, when it did (no retry could help, or this was its last delivery).
+    reason: str | None = None
+
+
+@dataclass
+class _Progress:
+    """How far a chunk got, so that a chunk failing late keeps what it already stored."""
+
+    written: list[StoredVector] = field(default_factory=list)
+    item_errors: dict[int, ItemError] = field(default_factory=dict)
 
 
 def new_job_id() -> str:
     return uuid.uuid4().hex
+
+
+def _send_failure(error: Exception) -> str:
+    if isinstance(error, VectorizerError):
+        return error.message
+    if isinstance(error, ClientError):
+        return str(error.response.get("Error", {}).get("Code") or "unknown error")
+    return type(error).__name__
 
 
 def submit_job(
@@ -78,29 +116,131 @@ def submit_job(
     services.jobs.create(job_id, total=len(items), chunks=len(planned), model=model)
     try:
         services.queue.send(bodies)
-    except VectorizerError as error:
-        services.jobs.mark_failed(job_id, error.message)
-        raise
+    except Exception as error:  # refused, throttled past boto3's retries, unreachable...
+        detail = _send_failure(error)
+        try:
+            # Chunks of earlier batches may be on the queue already: the worker skips them.
+            services.jobs.mark_failed(job_id, f"{QUEUE_UNREACHABLE}: {detail}")
+            marked = "it is marked failed"
+        except Exception:
+            logger.exception("could not mark job %s failed after its chunks could not be queued", job_id)
+            marked = "do not wait for it"
+        raise VectorizerError(
+            f"job {job_id} could not be started: {QUEUE_UNREACHABLE} ({detail}); {marked}, "
+            "submit the texts again later",
+            status=503, code="queue_unavailable",
+        ) from error
     return JobAccepted(job_id=job_id, total=len(items), chunks=len(planned))
+
+
+def _already_counted(services: Services, message: ChunkMessage, fingerprint: str) -> bool:
+    """True for a redelivery of a counted chunk; a conflict if the number was counted for other items."""
+    seen = services.jobs.chunk_fingerprint(message.job_id, message.chunk)
+    if seen is None:
+        return False
+    if seen and seen != fingerprint:
+        raise ChunkConflictError(
+            f"chunk {message.chunk} of job {message.job_id} was already processed with other items"
+        )
+    return True
+
+
+def _token(services: Services, message: ChunkMessage) -> str:
+    if message.sealed_token:
+        return services.sealer.unseal(message.sealed_token, message.job_id)
+    token = services.default_token.get()
+    if not token:
+        raise MissingTokenError(
+            "no Hugging Face token: the message carries no sealed token and this deployment has no "
+            "default token (HUGGINGFACE_APIKEY or HUGGINGFACE_APIKEY_SECRET_ARN)"
+        )
+    return token
+
+
+def _retryable(error: Exception) -> bool:
+    """Whether another delivery may succeed where this one failed."""
+    if isinstance(error, HuggingFaceError):
+        return error.retryable
+    if isinstance(error, VectorizerError):
+        return error.status >= 500
+    # A token with characters no HTTP header can carry fails the same way every time.
+    return not isinstance(error, UnicodeError)
+
+
+def _reason(error: Exception, token: str | None) -> str:
+    """Why a chunk failed, for its items' errors: never the token, nor an unknown error's text."""
+    if isinstance(error, VectorizerError):
+        text = error.message
+    elif isinstance(error, UnicodeEncodeError) and token is not None and not token.isascii():
+        text = "the Hugging Face token has characters an HTTP header cannot carry (it must be ASCII)"
+    elif isinstance(error, ClientError):
+        failure = error.response.get("Error", {})
+        text = f"{error.operation_name} failed: {failure.get('Code', 'unknown')} {failure.get('Message', '')}".strip()
+    elif isinstance(error, UnprocessedItemsError | BotoCoreError):
+        text = str(error)
+    else:
+        # Other exceptions may quote what they choked on (a header, say): name the type only.
+        text = f"the chunk could not be processed ({type(error).__name__})"
+    if _retryable(error):
+        text = f"still failing on its last delivery: {text}"
+    return redact(text, token)[:1000]
 
 
 def process_chunk(
     services: Services, message: ChunkMessage, *, final_attempt: bool, deadline: float
 ) -> ChunkReport:
-    """Vectorize and store one chunk. Raises `ChunkRetryLater` to have it delivered again."""
-    settings = services.settings
-    target = resolve_target(message.config, message.purpose, settings)
+    """Vectorize and store one chunk.
+
+    Raises `ChunkRetryLater` (or the error itself) to have it delivered again, which only
+    happens before its last delivery and for errors a retry may fix; otherwise the chunk's
+    items are recorded as failed with the reason, and the chunk is counted. A config no
+    retry fixes, or a chunk number reused for other items (`ChunkConflictError`), raise a
+    4xx `VectorizerError`, for the caller to park the message.
+    """
+    target = resolve_target(message.config, message.purpose, services.settings)
     job_id = message.job_id
-    services.jobs.start(job_id, model=target.model, total=message.total, chunks=message.chunks)
-    if services.jobs.chunk_done(job_id, message.chunk):
+    job = services.jobs.start(job_id, model=target.model, total=message.total, chunks=message.chunks)
+    if job.aborted:
+        return ChunkReport(job_id, message.chunk, 0, 0, duplicate=False, job_status=job.status, skipped=True)
+    fingerprint = items_fingerprint(item.index for item in message.items)
+    if _already_counted(services, message, fingerprint):
         # Counted already; the job may still need closing if we died right after counting.
         status = services.jobs.finish_if_complete(job_id)
         return ChunkReport(job_id, message.chunk, 0, 0, duplicate=True, job_status=status)
 
-    if message.sealed_token:
-        token = services.sealer.unseal(message.sealed_token, job_id)
-    else:
-        token = services.default_token.get()
+    token: str | None = None
+    progress = _Progress()
+    try:
+        token = _token(services, message)
+        return _work(services, message, target, token, fingerprint, progress, final_attempt, deadline)
+    except (ChunkRetryLater, ChunkConflictError):
+        raise
+    except Exception as error:
+        if _retryable(error) and not final_attempt:
+            raise
+        return _fail_chunk(services, message, fingerprint, progress, _reason(error, token))
+
+
+def _count(services: Services, message: ChunkMessage, fingerprint: str, progress: _Progress) -> ChunkReport:
+    written, failures = progress.written, list(progress.item_errors.values())
+    services.jobs.record_errors(message.job_id, failures)
+    counted = services.jobs.count_chunk(
+        message.job_id, message.chunk, fingerprint=fingerprint, succeeded=len(written), failed=len(failures),
+        dimensions=len(written[0].vector) if written else None,
+    )
+    # Not counted: a redelivery raced this one, or another message took the number (a conflict).
+    if not counted:
+        _already_counted(services, message, fingerprint)
+    status = services.jobs.finish_if_complete(message.job_id)
+    return ChunkReport(
+        message.job_id, message.chunk, len(written), len(failures), duplicate=not counted, job_status=status
+    )
+
+
+def _work(
+    services: Services, message: ChunkMessage, target: Target, token: str, fingerprint: str,
+    progress: _Progress, final_attempt: bool, deadline: float,
+) -> ChunkReport:
     texts = [item.text for item in message.items]
     outcome = aio.run(services.hf.embed(target, texts, token, deadline))
 
@@ -113,19 +253,28 @@ def process_chunk(
         for item, vector in zip(message.items, outcome.vectors, strict=True)
         if vector is not None
     ]
-    failures = [
-        ItemError(index=message.items[pos].index, id=message.items[pos].id, error=error.message)
+    progress.item_errors = {
+        message.items[pos].index: ItemError(
+            index=message.items[pos].index, id=message.items[pos].id, error=error.message
+        )
         for pos, error in sorted(outcome.errors.items())
-    ]
-    services.vectors.put(job_id, stored, model=target.model)
-    services.jobs.record_errors(job_id, failures)
-    counted = services.jobs.count_chunk(
-        job_id, message.chunk, succeeded=len(stored), failed=len(failures), dimensions=outcome.dimensions
-    )
-    status = services.jobs.finish_if_complete(job_id)
-    return ChunkReport(
-        job_id, message.chunk, len(stored), len(failures), duplicate=not counted, job_status=status
-    )
+    }
+    services.vectors.put(message.job_id, stored, model=target.model)
+    progress.written = stored
+    return _count(services, message, fingerprint, progress)
+
+
+def _fail_chunk(
+    services: Services, message: ChunkMessage, fingerprint: str, progress: _Progress, reason: str
+) -> ChunkReport:
+    """Record every item without a stored vector as failed, count the chunk, close the job if it is done."""
+    written = {vector.index for vector in progress.written}
+    progress.item_errors = {
+        item.index: progress.item_errors.get(item.index) or ItemError(index=item.index, id=item.id, error=reason)
+        for item in message.items
+        if item.index not in written
+    }
+    return replace(_count(services, message, fingerprint, progress), reason=reason)
 
 
 def job_status(services: Services, job_id: str) -> JobStatus:
@@ -142,6 +291,7 @@ def job_status(services: Services, job_id: str) -> JobStatus:
         created_at=job.created_at,
         updated_at=job.updated_at,
         errors=[ItemErrorModel(index=e.index, id=e.id, error=e.error) for e in job.errors],
+        failure_reason=job.failure_reason,
     )
 
 
