@@ -1,8 +1,10 @@
 """What every route of the API function shares: this container's clients and its time budget."""
 
 import time
+from collections.abc import Mapping
 from functools import cache
 
+from aws_lambda_powertools.event_handler import content_types
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from vectorizer.services import Services, build_services
@@ -17,6 +19,22 @@ SAFETY_SECONDS = 1.5
 def services() -> Services:
     """Built on the first request and reused while the container stays warm (one HTTP pool)."""
     return build_services()
+
+
+def documented(
+    successes: Mapping[int, tuple[str, object]], error_model: object, errors: Mapping[int, str]
+) -> dict[int, dict]:
+    """A route's answers for the OpenAPI document: each success with its model, each error status
+    with the route's error model. Powertools drops the success answer it would derive from a
+    return type once `responses` is given, so successes are always listed here."""
+
+    def answer(description: str, model: object) -> dict:
+        return {"description": description, "content": {content_types.APPLICATION_JSON: {"model": model}}}
+
+    return {
+        **{status: answer(description, model) for status, (description, model) in successes.items()},
+        **{status: answer(description, error_model) for status, description in errors.items()},
+    }
 
 
 def deadline(context: LambdaContext) -> float:

@@ -4,7 +4,7 @@
 import re
 from typing import Annotated
 
-from api_runtime import TOKEN_HEADER, deadline, services
+from api_runtime import TOKEN_HEADER, deadline, documented, services
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
@@ -63,17 +63,8 @@ def _json(status: int, body: object, headers: dict[str, str] | None = None) -> R
 
 
 def answers(successes: dict[int, tuple[str, type]], *error_statuses: int) -> dict[int, dict]:
-    """A route's documented answers. Powertools drops the success answer it would build from the
-    return type once `responses` is given, so successes are listed here too; every error has the
-    contract's `{"error", "code"}` body."""
-    documented = {
-        status: {"description": description, "content": {content_types.APPLICATION_JSON: {"model": model}}}
-        for status, (description, model) in successes.items()
-    }
-    for status in error_statuses:
-        documented[status] = {"description": ERROR_DESCRIPTIONS[status],
-                              "content": {content_types.APPLICATION_JSON: {"model": ErrorBody}}}
-    return documented
+    """A route's documented answers; every error has the contract's `{"error", "code"}` body."""
+    return documented(successes, ErrorBody, {status: ERROR_DESCRIPTIONS[status] for status in error_statuses})
 
 
 ERROR_DESCRIPTIONS = {

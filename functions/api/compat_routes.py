@@ -20,7 +20,7 @@ import json
 from collections.abc import Callable
 from urllib.parse import unquote
 
-from api_runtime import TOKEN_HEADER, deadline, services
+from api_runtime import TOKEN_HEADER, deadline, documented, services
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -107,22 +107,18 @@ HF_DESCRIPTION = (
 
 def _documented(success: object, error: object, *statuses: int) -> dict[int, dict]:
     """OpenAPI answers of a route (documentation only: the routes answer pre-shaped bodies)."""
-    answers = {200: {"description": "the embeddings", "content": {content_types.APPLICATION_JSON: {"model": success}}}}
-    for status in statuses:
-        answers[status] = {"description": ERROR_DESCRIPTIONS[status],
-                           "content": {content_types.APPLICATION_JSON: {"model": error}}}
-    return answers
+    errors = {status: ERROR_DESCRIPTIONS[status] for status in statuses}
+    return documented({200: ("the embeddings", success)}, error, errors)
 
 
 ERROR_DESCRIPTIONS = {
     400: "a body that is not a request of this protocol, or an input HF refused",
     401: "no Hugging Face token, or HF rejected it",
-    403: "HF refused access with this token",
     404: "HF has no such model",
     413: "too many inputs, a text too long, or an answer over Lambda's 6 MB",
     422: "a body that is not a request of this protocol",
     429: "HF's rate limit (with Retry-After)",
-    502: "HF failed",
+    502: "HF failed, or refused this token access to the model",
     503: "the model is loading (with estimated_time and Retry-After)",
     504: "HF did not answer in time",
 }
