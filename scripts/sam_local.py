@@ -21,11 +21,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shlex
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,7 +37,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from local.launcher import ReadyStack, parse_ready_line  # noqa: E402
+from local.launcher import REAL_AWS_SETTINGS, ReadyStack, started_stack  # noqa: E402
 from local.template_stack import DeployedStack, read_stack  # noqa: E402
 
 STACK_NAME = "vectorizer-local"  # the name local.stack deploys the template's resources under
@@ -57,67 +55,6 @@ REQUIRED_OVERRIDES = ("AWS_ENDPOINT_URL", "HF_API_BASE_URL")
 
 def say(message: str) -> None:
     print(f"sam-local: {message}", file=sys.stderr, flush=True)
-
-
-# ---------------------------------------------------------------------------------------------
-# The local stack, as a subprocess
-# ---------------------------------------------------------------------------------------------
-
-
-class LocalStack:
-    """`python -m local.stack` in the background, its stderr in a log file, until `stop`."""
-
-    def __init__(self, command: list[str], log_path: Path, env: dict[str, str]) -> None:
-        self._command = command
-        self._log_path = log_path
-        self._env = env
-        self._process: subprocess.Popen[str] | None = None
-        self._ready: ReadyStack | None = None
-        self._ready_event = threading.Event()
-
-    def start(self, timeout: float) -> ReadyStack:
-        self._log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = self._log_path.open("w")
-        self._process = subprocess.Popen(self._command, cwd=ROOT, env=self._env, stdin=subprocess.DEVNULL,
-                                         stdout=subprocess.PIPE, stderr=log, text=True, bufsize=1)
-        log.close()
-        threading.Thread(target=self._read_stdout, daemon=True).start()
-        deadline = time.monotonic() + timeout
-        while not self._ready_event.wait(0.5):
-            if self._process.poll() is not None:
-                raise RuntimeError(f"the local stack exited with {self._process.returncode} before it was "
-                                   f"ready:\n{self.log_tail()}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the local stack was not ready within {timeout:.0f} s:\n{self.log_tail()}")
-        assert self._ready is not None
-        return self._ready
-
-    def _read_stdout(self) -> None:
-        assert self._process is not None and self._process.stdout is not None
-        for line in self._process.stdout:
-            if line.startswith("ready ") and self._ready is None:
-                self._ready = parse_ready_line(line)
-                self._ready_event.set()
-            with self._log_path.open("a") as log:
-                log.write(f"[stdout] {line}")
-
-    def log_tail(self, lines: int = 40) -> str:
-        try:
-            return "".join(self._log_path.read_text(errors="replace").splitlines(keepends=True)[-lines:])
-        except OSError:
-            return "(no log)"
-
-    def stop(self, timeout: float = 30.0) -> None:
-        process = self._process
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            say(f"the local stack (pid {process.pid}) did not stop within {timeout:.0f} s: killing it")
-            process.kill()
-            process.wait()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -494,8 +431,6 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sam", default=str(ROOT / ".venv-sam" / "bin" / "sam"), help="the SAM CLI")
     parser.add_argument("--template", default=".aws-sam/build/template.yaml", help="the built template")
-    parser.add_argument("--stack-command", default=f"{sys.executable} -m local.stack",
-                        help="what starts the local stack (it prints a `ready ...` line)")
     parser.add_argument("--stack-name", default=STACK_NAME, help="the CloudFormation stack local.stack deploys")
     parser.add_argument("--stack-timeout", type=float, default=600, help="seconds to wait for `ready`")
     parser.add_argument("--invoke-timeout", type=float, default=420, help="seconds for one `sam local invoke`")
@@ -522,66 +457,71 @@ def main() -> int:
 
     # Dummy credentials for everything: the stack, boto3 here, and SAM (which hands its own
     # credentials to the containers); never a real profile.
-    base_env = {k: v for k, v in os.environ.items() if k not in ("AWS_PROFILE", "AWS_SESSION_TOKEN")}
+    base_env = {k: v for k, v in os.environ.items() if k not in REAL_AWS_SETTINGS}
     base_env.update(DUMMY_CREDENTIALS)
     base_env["SAM_CLI_TELEMETRY"] = "0"
     base_env["PYTHONUNBUFFERED"] = "1"
 
     # SIGTERM (a CI timeout, `kill`) unwinds like Ctrl-C, so that the local stack is stopped.
     signal.signal(signal.SIGTERM, _interrupt)
-    stack = LocalStack(shlex.split(args.stack_command), work_dir / "stack.log", base_env)
     results: list[Result] = []
+    log_path = work_dir / "stack.log"
     try:
         started = time.monotonic()
-        say(f"starting the local stack: {args.stack_command} (log {work_dir / 'stack.log'})")
-        ready = stack.start(args.stack_timeout)
-        say(f"local stack ready in {time.monotonic() - started:.1f} s: moto={ready.moto} model={ready.model} "
-            f"bridge={ready.bridge or '-'}")
-        if ready.bridge is None:
-            say("the local stack does not listen on the docker bridge (no docker0: is the engine running?)")
-            return 2
-
-        def aws(service: str) -> Any:
-            return boto3.client(service, endpoint_url=ready.moto, region_name="us-east-1",
-                                aws_access_key_id="local", aws_secret_access_key="local")
-
-        deployed = attach(ready, args.stack_name)
-        token = read_default_token(deployed, aws)
-        env = {function: function_overrides(deployed, function, ready, token) for function in FUNCTIONS}
-        queue = env["ApiFunction"].get("WORK_QUEUE_URL", "")
-        if ready.queue and queue.rsplit("/", 1)[-1] != ready.queue.rsplit("/", 1)[-1]:
-            say(f"warning: the template resolves WORK_QUEUE_URL to {queue}, the stack says {ready.queue}")
-        env_file = work_dir / "env-vars.json"
-        env_file.write_text(json.dumps(env, indent=2) + "\n")
-        say(f"env-vars: {env_file}")
-        invoked_template = plan_template(template, env)
-
-        ctx = Context(ready=ready, env=env, aws=aws)
-        for case in cases:
-            result = invoke(case, args, invoked_template, env_file, base_env, ctx, work_dir)
-            results.append(result)
-            _print_result(result)
-        for name in unknown:
-            result = Result(name, False, 0.0, "no expected answer known for this event: add a check to "
-                                              "scripts/sam_local.py (CASES) as documented in events/README.md")
-            results.append(result)
-            _print_result(result)
-        for name in missing if not args.events else []:
-            say(f"warning: {name} is checked here but not in events/")
+        say(f"starting the local stack (log {log_path})")
+        with started_stack(env={**DUMMY_CREDENTIALS, "PYTHONUNBUFFERED": "1"}, bridge=True, log_path=log_path,
+                           ready_timeout=args.stack_timeout) as ready:
+            say(f"local stack ready in {time.monotonic() - started:.1f} s: moto={ready.moto} model={ready.model} "
+                f"bridge={ready.bridge or '-'}")
+            if ready.bridge is None:
+                say("the local stack does not listen on the docker bridge (no docker0: is the engine running?)")
+                return 2
+            results = run_events(args, ready, cases, unknown, missing, template, work_dir, base_env)
     except KeyboardInterrupt:
         say("interrupted")
         return 130
     except Exception as error:
         say(f"{type(error).__name__}: {error}")
         return 1
-    finally:
-        stack.stop()
 
     failed = [result for result in results if not result.passed]
     invoke_seconds = sum(result.seconds for result in results)
     print(f"{len(results) - len(failed)} passed, {len(failed)} failed "
           f"(invokes {invoke_seconds:.1f} s, total {time.monotonic() - total_started:.1f} s)", flush=True)
     return 1 if failed or not results else 0
+
+
+def run_events(args: argparse.Namespace, ready: ReadyStack, cases: list[Case], unknown: list[str],
+               missing: list[str], template: Path, work_dir: Path, base_env: dict[str, str]) -> list[Result]:
+    """Point the containers at the ready stack and invoke every case, printing each result."""
+
+    def aws(service: str) -> Any:
+        return boto3.client(service, endpoint_url=ready.moto, region_name="us-east-1",
+                            aws_access_key_id="local", aws_secret_access_key="local")
+
+    deployed = attach(ready, args.stack_name)
+    token = read_default_token(deployed, aws)
+    env = {function: function_overrides(deployed, function, ready, token) for function in FUNCTIONS}
+    queue = env["ApiFunction"].get("WORK_QUEUE_URL", "")
+    if ready.queue and queue.rsplit("/", 1)[-1] != ready.queue.rsplit("/", 1)[-1]:
+        say(f"warning: the template resolves WORK_QUEUE_URL to {queue}, the stack says {ready.queue}")
+    env_file = work_dir / "env-vars.json"
+    env_file.write_text(json.dumps(env, indent=2) + "\n")
+    say(f"env-vars: {env_file}")
+    invoked_template = plan_template(template, env)
+
+    ctx = Context(ready=ready, env=env, aws=aws)
+    results: list[Result] = []
+    for case in cases:
+        results.append(invoke(case, args, invoked_template, env_file, base_env, ctx, work_dir))
+        _print_result(results[-1])
+    for name in unknown:
+        results.append(Result(name, False, 0.0, "no expected answer known for this event: add a check to "
+                                                "scripts/sam_local.py (CASES) as documented in events/README.md"))
+        _print_result(results[-1])
+    for name in missing if not args.events else []:
+        say(f"warning: {name} is checked here but not in events/")
+    return results
 
 
 def _interrupt(signum: int, frame: Any) -> None:
