@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import json
 import queue
 import select
-import signal
 import subprocess
 import sys
 import time
@@ -16,13 +13,6 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-PR_SET_PDEATHSIG = 1
-
-
-def die_with_parent() -> None:
-    """In a child, before exec: have Linux kill it if the stack process dies first."""
-    with contextlib.suppress(OSError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 class FunctionError(RuntimeError):

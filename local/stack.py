@@ -36,7 +36,7 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from local.api_gateway import Route, find_route, http_answer, proxy_event
-from local.functions_pool import FunctionError, FunctionPool, die_with_parent
+from local.functions_pool import FunctionError, FunctionPool
 from local.sqs_event_source import SqsEventSource
 from local.template_stack import DeployedStack, api_routes, deploy, queue_events
 
@@ -201,7 +201,8 @@ def _model_endpoint(settings: StackSettings) -> Iterator[None]:
     args = [sys.executable, "-m", "local.model_server", "--port", str(settings.model_port)]
     for host in settings.hosts:
         args += ["--host", host]
-    process = subprocess.Popen(args, cwd=ROOT, preexec_fn=die_with_parent)
+    # The endpoint asks Linux itself to stop it when this process dies (model_server.die_with_parent).
+    process = subprocess.Popen(args, cwd=ROOT)
     try:
         _wait_until("the model endpoint",
                     lambda: httpx.get(f"{settings.model_url}/health", timeout=2).status_code == 200, timeout=300)
