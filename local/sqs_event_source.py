@@ -8,6 +8,7 @@ redrive behaves as it does in AWS.
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -140,7 +141,10 @@ class SqsEventSource:
         while not stop.is_set():
             try:
                 self.poll_once(wait_seconds=wait_seconds)
-            except Exception:
+            except Exception as error:
                 if stop.is_set():
                     break
-                time.sleep(1.0)  # the queue went away or hiccupped; try again shortly
+                # The queue went away or hiccupped: say so (never silently), then try again shortly.
+                print(f"event source: polling {self._queue_url} failed: {type(error).__name__}: {error}",
+                      file=sys.stderr, flush=True)
+                time.sleep(1.0)
