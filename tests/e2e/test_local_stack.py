@@ -127,6 +127,13 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
+def command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ").strip()
+    except OSError:
+        return "?"
+
+
 def test_killing_the_stack_leaves_no_process_behind() -> None:
     ports = stack_ports()
     stack = subprocess.Popen([sys.executable, "-m", "local.stack", "--no-bridge"], cwd=ROOT, text=True,
@@ -143,7 +150,8 @@ def test_killing_the_stack_leaves_no_process_behind() -> None:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and any(alive(pid) for pid in children):
             time.sleep(0.2)
-        assert [pid for pid in children if alive(pid)] == []
+        left = {pid: command_line(pid) for pid in children if alive(pid)}
+        assert left == {}
     finally:
         if stack.poll() is None:
             stack.kill()
