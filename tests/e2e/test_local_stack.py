@@ -143,8 +143,9 @@ def test_killing_the_stack_leaves_no_process_behind() -> None:
         assert stack.stdout is not None
         assert any(line.startswith("ready") for line in stack.stdout)
         children = descendants(stack.pid)
-        # the model endpoint and one process per function slot at least
-        assert len(children) >= 3
+        # the model endpoint, and one process per function slot (2 for each function by default)
+        kinds = sorted(command_line(pid).split(" -m ")[-1].split(" ")[0] for pid in children)
+        assert kinds == ["local.model_server"] + ["local.runtime"] * 4
         stack.send_signal(signal.SIGKILL)  # no chance to clean up: the children must notice alone
         stack.wait()
         deadline = time.monotonic() + 30
