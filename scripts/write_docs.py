@@ -36,7 +36,7 @@ def openapi_document() -> dict:
 
 def queue_message_schema() -> dict:
     _import_paths()
-    from vectorizer.messages import ChunkMessage
+    from vectorizer.jobs.message import ChunkMessage
 
     schema = ChunkMessage.model_json_schema(by_alias=True)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"

@@ -15,7 +15,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from compat_routes import router as compat_router
 
-from vectorizer.api_models import (
+from vectorizer.api.inline import vectorize_inline
+from vectorizer.api.job_reports import job_status, job_vectors
+from vectorizer.api.limits import check_limits, runs_inline
+from vectorizer.api.models import (
     ErrorBody,
     JobAccepted,
     JobStatus,
@@ -26,11 +29,9 @@ from vectorizer.api_models import (
 from vectorizer.config import resolve_target
 from vectorizer.credentials import choose_token
 from vectorizer.errors import JobNotFoundError, VectorizerError
-from vectorizer.inline import vectorize_inline
-from vectorizer.jobs import job_status, job_vectors, submit_job
-from vectorizer.limits import check_limits, runs_inline
-from vectorizer.messages import JOB_ID_PATTERN
-from vectorizer.request_errors import describe_validation_errors
+from vectorizer.jobs.message import JOB_ID_PATTERN
+from vectorizer.jobs.service import submit_job
+from vectorizer.validation_errors import describe_validation_errors
 
 logger = Logger()
 tracer = Tracer()
@@ -116,10 +117,11 @@ def vectorize(request: Annotated[VectorizeRequest, Body()]) -> Response[Vectoriz
         )
         metrics.add_metric(name="InlineTexts", unit=MetricUnit.Count, value=count)
         return _json(200, answer.model_dump(mode="json", by_alias=True))
-    accepted = submit_job(
+    queued = submit_job(
         services(), config=request.config, purpose=request.purpose, texts=request.texts,
         ids=request.ids, token=token, token_is_callers=own, model=target.model,
     )
+    accepted = JobAccepted(job_id=queued.job_id, total=queued.total, chunks=queued.chunks)
     logger.info("job queued", extra={"job_id": accepted.job_id, "total": count, "chunks": accepted.chunks})
     metrics.add_metric(name="JobsQueued", unit=MetricUnit.Count, value=1)
     return _json(202, accepted.model_dump(mode="json", by_alias=True), {"Location": f"/jobs/{accepted.job_id}"})

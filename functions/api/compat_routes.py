@@ -26,7 +26,8 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from vectorizer.errors import VectorizerError
-from vectorizer.protocols import hf, openai
+from vectorizer.protocols import hf_inference_api as hf
+from vectorizer.protocols import openai_embeddings as openai
 from vectorizer.protocols.embedding_call import (
     ProtocolAnswer,
     bearer_token,

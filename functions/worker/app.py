@@ -23,10 +23,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from vectorizer.errors import VectorizerError
-from vectorizer.jobs import ChunkRetryLater, process_chunk
-from vectorizer.messages import ChunkItem, ChunkMessage
-from vectorizer.request_errors import describe_validation_errors
+from vectorizer.jobs.message import ChunkItem, ChunkMessage
+from vectorizer.jobs.service import ChunkRetryLater, process_chunk
 from vectorizer.services import Services, build_services
+from vectorizer.validation_errors import describe_validation_errors
 
 logger = Logger()
 tracer = Tracer()

@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from .errors import EndpointNotAllowedError
-from .settings import Settings
+from vectorizer.errors import EndpointNotAllowedError
+from vectorizer.settings import Settings
 
 Purpose = Literal["passage", "query"]
 

@@ -16,8 +16,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from .errors import MissingTokenError, VectorizerError
-from .settings import Settings
+from vectorizer.errors import MissingTokenError, VectorizerError
+from vectorizer.settings import Settings
 
 SecretReader = Callable[[str], str]
 

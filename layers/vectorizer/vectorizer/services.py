@@ -7,12 +7,12 @@ from dataclasses import dataclass
 import boto3
 from botocore.config import Config
 
-from .chunk_queue import ChunkQueue
-from .credentials import DefaultToken, TokenSealer
-from .hf_client import HuggingFaceClient
-from .job_store import JobStore
-from .settings import Settings, current_settings
-from .vector_store import VectorStore
+from vectorizer.credentials import DefaultToken, TokenSealer
+from vectorizer.hf.client import HuggingFaceClient
+from vectorizer.jobs.job_store import JobStore
+from vectorizer.jobs.vector_store import VectorStore
+from vectorizer.jobs.work_queue import ChunkQueue
+from vectorizer.settings import Settings, current_settings
 
 # Standard retry mode backs off on throttling and 5xx from AWS itself.
 AWS_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=20)

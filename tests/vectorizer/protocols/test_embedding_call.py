@@ -9,7 +9,7 @@ import pytest
 from vectorizer.config import FeatureParameters, ModuleOptions
 from vectorizer.credentials import DefaultToken
 from vectorizer.errors import HuggingFaceError, MissingTokenError, PayloadTooLargeError
-from vectorizer.hf_client import EmbedOutcome
+from vectorizer.hf.client import EmbedOutcome
 from vectorizer.protocols.embedding_call import (
     DimensionsError,
     EmbeddingCall,

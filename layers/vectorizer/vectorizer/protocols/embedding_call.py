@@ -17,13 +17,19 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .. import aio
-from ..config import FeatureParameters, ModuleConfig, ModuleOptions, Target, resolve_target
-from ..credentials import DefaultToken, choose_token
-from ..errors import HuggingFaceError, InvalidConfigError, MissingTokenError, PayloadTooLargeError, VectorizerError
-from ..hf_client import HuggingFaceClient, redact
-from ..limits import check_limits
-from ..settings import Settings
+from vectorizer import aio
+from vectorizer.api.limits import check_limits
+from vectorizer.config import FeatureParameters, ModuleConfig, ModuleOptions, Target, resolve_target
+from vectorizer.credentials import DefaultToken, choose_token
+from vectorizer.errors import (
+    HuggingFaceError,
+    InvalidConfigError,
+    MissingTokenError,
+    PayloadTooLargeError,
+    VectorizerError,
+)
+from vectorizer.hf.client import HuggingFaceClient, redact
+from vectorizer.settings import Settings
 
 # The wait to advise when HF gave none: its usual estimate for a cold model, and a short pause
 # after a rate limit. Either only tells a client when to try again.

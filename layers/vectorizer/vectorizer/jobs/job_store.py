@@ -24,9 +24,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from .batch_write import batch_write
-from .errors import JobNotFoundError
-from .timestamps import expiry, now_iso
+from vectorizer.errors import JobNotFoundError
+from vectorizer.jobs.batch_write import batch_write
+from vectorizer.jobs.timestamps import expiry, now_iso
 
 JOB_SK = "job"
 FINAL_STATUSES = ("succeeded", "failed", "partial")

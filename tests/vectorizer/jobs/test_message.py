@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from vectorizer.config import ModuleConfig
-from vectorizer.messages import ChunkItem, ChunkMessage, envelope_size, plan_chunks
+from vectorizer.jobs.message import ChunkItem, ChunkMessage, envelope_size, plan_chunks
 
 SQS_MAX_MESSAGE_BYTES = 1_048_576
 

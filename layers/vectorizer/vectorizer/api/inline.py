@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from . import aio
-from .api_models import ItemErrorModel, VectorizeResponse
-from .config import Target
-from .hf_client import HuggingFaceClient
+from vectorizer import aio
+from vectorizer.api.models import ItemErrorModel, VectorizeResponse
+from vectorizer.config import Target
+from vectorizer.hf.client import HuggingFaceClient
 
 
 def vectorize_inline(

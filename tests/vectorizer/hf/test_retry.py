@@ -7,7 +7,7 @@ import random
 import pytest
 
 from vectorizer.errors import HuggingFaceError
-from vectorizer.retry import MIN_REQUEST_SECONDS, RetryPolicy
+from vectorizer.hf.retry import MIN_REQUEST_SECONDS, RetryPolicy
 
 
 class CeilingRng(random.Random):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .errors import VectorizerError
+from vectorizer.errors import VectorizerError
 
 MAX_LISTED = 10
 

@@ -7,10 +7,10 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from .batch_write import batch_write
-from .codec import decode_vector, encode_vector
-from .errors import VectorizerError
-from .timestamps import expiry
+from vectorizer.errors import VectorizerError
+from vectorizer.jobs.batch_write import batch_write
+from vectorizer.jobs.codec import decode_vector, encode_vector
+from vectorizer.jobs.timestamps import expiry
 
 
 @dataclass(frozen=True)

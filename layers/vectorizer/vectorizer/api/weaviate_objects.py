@@ -34,7 +34,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from .errors import InvalidConfigError, VectorizerError
+from vectorizer.errors import InvalidConfigError, VectorizerError
 
 MODULE_NAME = "text2vec-huggingface"
 

@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 
 from tests.vectorizer.conftest import JOBS_TABLE
 from vectorizer.errors import JobNotFoundError
-from vectorizer.job_store import ItemError, JobStore, chunk_sk, error_sk, final_status, items_fingerprint
+from vectorizer.jobs.job_store import ItemError, JobStore, chunk_sk, error_sk, final_status, items_fingerprint
 
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 FP = items_fingerprint([0, 1, 2])

@@ -10,8 +10,8 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from vectorizer.chunk_queue import SEND_ATTEMPTS, SQS_BATCH_ENTRIES, ChunkQueue, plan_batches
 from vectorizer.errors import VectorizerError
+from vectorizer.jobs.work_queue import SEND_ATTEMPTS, SQS_BATCH_ENTRIES, ChunkQueue, plan_batches
 
 QUEUE = "https://sqs.us-east-1.amazonaws.com/123456789012/work"
 DLQ = "https://sqs.us-east-1.amazonaws.com/123456789012/dead"

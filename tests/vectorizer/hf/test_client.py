@@ -15,7 +15,7 @@ import pytest
 
 from vectorizer.config import ModuleConfig, Target, resolve_target
 from vectorizer.errors import HuggingFaceError
-from vectorizer.hf_client import EmbedOutcome, HuggingFaceClient, redact, request_body, request_headers
+from vectorizer.hf.client import EmbedOutcome, HuggingFaceClient, redact, request_body, request_headers
 from vectorizer.settings import Settings, settings_from
 
 TOKEN = "hf_secretTOKENabcdefghijklmnop0123"

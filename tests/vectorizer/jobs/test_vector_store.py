@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from tests.vectorizer.conftest import VECTORS_TABLE
-from vectorizer.codec import encode_vector
 from vectorizer.errors import VectorizerError
-from vectorizer.vector_store import StoredVector, VectorStore, decode_page_token, encode_page_token
+from vectorizer.jobs.codec import encode_vector
+from vectorizer.jobs.vector_store import StoredVector, VectorStore, decode_page_token, encode_page_token
 
 
 @pytest.fixture

@@ -17,16 +17,15 @@ from dataclasses import dataclass, field, replace
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from . import aio
-from .api_models import ItemErrorModel, JobAccepted, JobStatus, VectorItem, VectorsPage
-from .batch_write import UnprocessedItemsError
-from .config import ModuleConfig, Purpose, Target, resolve_target
-from .errors import HuggingFaceError, MissingTokenError, VectorizerError
-from .hf_client import redact
-from .job_store import ItemError, items_fingerprint
-from .messages import ChunkItem, ChunkMessage, envelope_size, plan_chunks
-from .services import Services
-from .vector_store import StoredVector
+from vectorizer import aio
+from vectorizer.config import ModuleConfig, Purpose, Target, resolve_target
+from vectorizer.errors import HuggingFaceError, MissingTokenError, VectorizerError
+from vectorizer.hf.client import redact
+from vectorizer.jobs.batch_write import UnprocessedItemsError
+from vectorizer.jobs.job_store import ItemError, items_fingerprint
+from vectorizer.jobs.message import ChunkItem, ChunkMessage, envelope_size, plan_chunks
+from vectorizer.jobs.vector_store import StoredVector
+from vectorizer.services import Services
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +45,15 @@ class ChunkConflictError(VectorizerError):
 
     status = 409
     code = "chunk_conflict"
+
+
+@dataclass(frozen=True)
+class QueuedJob:
+    """A job recorded and all its chunks on the queue."""
+
+    job_id: str
+    total: int
+    chunks: int
 
 
 @dataclass(frozen=True)
@@ -92,7 +100,7 @@ def submit_job(
     token: str,
     token_is_callers: bool,
     model: str,
-) -> JobAccepted:
+) -> QueuedJob:
     """Record the job, then queue its chunks. A caller's own token is sealed, never plain."""
     settings = services.settings
     job_id = new_job_id()
@@ -130,7 +138,7 @@ def submit_job(
             "submit the texts again later",
             status=503, code="queue_unavailable",
         ) from error
-    return JobAccepted(job_id=job_id, total=len(items), chunks=len(planned))
+    return QueuedJob(job_id=job_id, total=len(items), chunks=len(planned))
 
 
 def _already_counted(services: Services, message: ChunkMessage, fingerprint: str) -> bool:
@@ -275,29 +283,3 @@ def _fail_chunk(
         if item.index not in written
     }
     return replace(_count(services, message, fingerprint, progress), reason=reason)
-
-
-def job_status(services: Services, job_id: str) -> JobStatus:
-    job = services.jobs.get(job_id, max_errors=services.settings.max_reported_errors)
-    return JobStatus(
-        job_id=job.job_id,
-        status=job.status,
-        # A producer that did not say how many items its job has: report what was seen.
-        total=job.total if job.total is not None else job.succeeded + job.failed,
-        succeeded=job.succeeded,
-        failed=job.failed,
-        model=job.model,
-        dimensions=job.dimensions,
-        created_at=job.created_at,
-        updated_at=job.updated_at,
-        errors=[ItemErrorModel(index=e.index, id=e.id, error=e.error) for e in job.errors],
-        failure_reason=job.failure_reason,
-    )
-
-
-def job_vectors(services: Services, job_id: str, *, limit: int, next_token: str | None) -> VectorsPage:
-    services.jobs.get(job_id, max_errors=0)  # 404 for an unknown job rather than an empty page
-    stored, token = services.vectors.page(job_id, limit=limit, next_token=next_token)
-    return VectorsPage(
-        items=[VectorItem(index=v.index, id=v.id, vector=v.vector) for v in stored], next_token=token
-    )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from .errors import HuggingFaceError
+from vectorizer.errors import HuggingFaceError
 
 # Time left after the wait for the retried request itself to have a chance.
 MIN_REQUEST_SECONDS = 1.0

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from vectorizer.errors import HuggingFaceError
-from vectorizer.hf_response import (
+from vectorizer.hf.response import (
     MAX_ERROR_CHARS,
     classify_failure,
     decode_json,

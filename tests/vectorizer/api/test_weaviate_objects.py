@@ -28,9 +28,7 @@ from typing import Any
 
 import pytest
 
-from vectorizer.config import ModuleConfig
-from vectorizer.errors import InvalidConfigError
-from vectorizer.weaviate_objects import (
+from vectorizer.api.weaviate_objects import (
     InvalidObjectError,
     WeaviateClass,
     WeaviateObject,
@@ -39,6 +37,8 @@ from vectorizer.weaviate_objects import (
     object_text,
     split_camel_case,
 )
+from vectorizer.config import ModuleConfig
+from vectorizer.errors import InvalidConfigError
 
 HF = "text2vec-huggingface"
 

@@ -6,9 +6,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .config import ModuleConfig, Purpose
-from .messages import ITEM_ID_MAX_LENGTH
-from .weaviate_objects import WeaviateClass, WeaviateObject, module_config, object_text
+from vectorizer.api.weaviate_objects import WeaviateClass, WeaviateObject, module_config, object_text
+from vectorizer.config import ModuleConfig, Purpose
+from vectorizer.jobs.message import ITEM_ID_MAX_LENGTH
 
 Mode = Literal["auto", "sync", "async"]
 JobStatusName = Literal["queued", "running", "succeeded", "failed", "partial"]

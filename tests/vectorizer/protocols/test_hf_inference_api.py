@@ -8,8 +8,8 @@ import pytest
 
 from vectorizer.config import FeatureParameters
 from vectorizer.errors import HuggingFaceError, InvalidConfigError, MissingTokenError, PayloadTooLargeError
-from vectorizer.hf_client import request_body, request_headers
-from vectorizer.protocols import hf
+from vectorizer.hf.client import request_body, request_headers
+from vectorizer.protocols import hf_inference_api as hf
 from vectorizer.protocols.embedding_call import EmbeddingResult
 from vectorizer.settings import settings_from
 

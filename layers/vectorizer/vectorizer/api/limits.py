@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from .api_models import Mode
-from .errors import PayloadTooLargeError
-from .settings import Settings
+from vectorizer.api.models import Mode
+from vectorizer.errors import PayloadTooLargeError
+from vectorizer.settings import Settings
 
 
 def check_limits(texts: list[str], settings: Settings) -> None:

@@ -10,7 +10,7 @@ import json
 import math
 from typing import Any
 
-from .errors import HuggingFaceError
+from vectorizer.errors import HuggingFaceError
 
 MAX_ERROR_CHARS = 500
 

@@ -11,7 +11,7 @@ from array import array
 import pytest
 
 from vectorizer.errors import HuggingFaceError, InvalidConfigError, MissingTokenError, PayloadTooLargeError
-from vectorizer.protocols import openai
+from vectorizer.protocols import openai_embeddings as openai
 from vectorizer.protocols.embedding_call import DimensionsError, EmbeddingResult
 from vectorizer.settings import settings_from
 

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from .config import Target
-from .errors import HuggingFaceError
-from .hf_response import classify_failure, decode_json, parse_embeddings
-from .retry import RetryPolicy
-from .settings import Settings
+from vectorizer.config import Target
+from vectorizer.errors import HuggingFaceError
+from vectorizer.hf.response import classify_failure, decode_json, parse_embeddings
+from vectorizer.hf.retry import RetryPolicy
+from vectorizer.settings import Settings
 
 Sleep = Callable[[float], Awaitable[None]]
 REDACTED = "***"

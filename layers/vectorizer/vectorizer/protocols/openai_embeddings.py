@@ -18,10 +18,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ..config import FeatureParameters, ModuleOptions
-from ..errors import VectorizerError
-from ..settings import Settings
-from .embedding_call import (
+from vectorizer.config import FeatureParameters, ModuleOptions
+from vectorizer.errors import VectorizerError
+from vectorizer.protocols.embedding_call import (
     DEFAULT_LOADING_SECONDS,
     DEFAULT_RATE_LIMIT_SECONDS,
     EmbeddingCall,
@@ -33,6 +32,7 @@ from .embedding_call import (
     target_for,
     text_input,
 )
+from vectorizer.settings import Settings
 
 EncodingFormat = Literal["float", "base64"]
 

@@ -21,10 +21,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ..config import FeatureParameters, ModuleOptions, TruncationDirection
-from ..errors import VectorizerError
-from ..settings import Settings
-from .embedding_call import (
+from vectorizer.config import FeatureParameters, ModuleOptions, TruncationDirection
+from vectorizer.errors import VectorizerError
+from vectorizer.protocols.embedding_call import (
     DEFAULT_LOADING_SECONDS,
     DEFAULT_RATE_LIMIT_SECONDS,
     EmbeddingCall,
@@ -36,6 +35,7 @@ from .embedding_call import (
     target_for,
     text_input,
 )
+from vectorizer.settings import Settings
 
 Flavor = Literal["hf", "tei"]
 # TEI's ErrorType names (text-embeddings-inference router), which its clients know.

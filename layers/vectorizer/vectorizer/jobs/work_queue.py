@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from .errors import VectorizerError
+from vectorizer.errors import VectorizerError
 
 SQS_BATCH_ENTRIES = 10
 SEND_ATTEMPTS = 5
