@@ -19,10 +19,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 DIMENSIONS = 8
 
 
-def expected_vector(text: str) -> list[float]:
-    """The vector the fake answers for `text`: multiples of 1/128 in [-1, 1), exact in float32."""
+def expected_vector(text: str, dimensions: int = DIMENSIONS) -> list[float]:
+    """The vector the fake answers for `text`: multiples of 1/128 in [-1, 1), exact in float32.
+
+    Past 32 dimensions the digest is extended with SHA-256 of the text and a block number.
+    """
     digest = hashlib.sha256(text.encode("utf-8")).digest()
-    return [(byte - 128) / 128 for byte in digest[:DIMENSIONS]]
+    block = 1
+    while len(digest) < dimensions:
+        digest += hashlib.sha256(f"{block}:{text}".encode()).digest()
+        block += 1
+    return [(byte - 128) / 128 for byte in digest[:dimensions]]
 
 
 @dataclass
@@ -34,6 +41,7 @@ class Faults:
     delay_seconds: float = 0.0
     estimated_time: float = 0.01
     retry_after: str = "0"
+    dimensions: int = DIMENSIONS
 
 
 @dataclass
@@ -133,5 +141,5 @@ class FakeHuggingFace:
             return 400, {"error": f"Input validation error: cannot embed {refused[0][:40]!r}"}, {}
         with self._lock:
             self.observed.texts += len(texts)
-        vectors = [expected_vector(t) for t in texts]
+        vectors = [expected_vector(t, f.dimensions) for t in texts]
         return 200, (vectors[0] if isinstance(inputs, str) else vectors), {}
