@@ -16,15 +16,15 @@ Hub model id has). Only the one-segment form is in the OpenAPI document, as `{mo
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from urllib.parse import unquote
 
-from api_runtime import TOKEN_HEADER, deadline, documented, services
+from api_runtime import TOKEN_HEADER, deadline, dimensions_memory, documented, services
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
+from vectorizer.api.answer_budget import dumps
 from vectorizer.errors import VectorizerError
 from vectorizer.protocols import hf_inference_api as hf
 from vectorizer.protocols import openai_embeddings as openai
@@ -55,7 +55,7 @@ def _raw_body() -> str | None:
 
 
 def _respond(answer: ProtocolAnswer) -> Response:
-    text = json.dumps(answer.body, ensure_ascii=False, separators=(",", ":"))
+    text = dumps(answer.body)
     return Response(status_code=answer.status, content_type=content_types.APPLICATION_JSON, body=text,
                     headers=answer.headers or None)
 
@@ -71,6 +71,11 @@ def _serve(work: Callable[[], ProtocolAnswer], refuse: Callable[[VectorizerError
         log = logger.error if error.status >= 500 else logger.info
         log("request refused", extra={"status": error.status, "code": error.code})
         return _respond(refuse(error))
+    except RecursionError:
+        # JSON nested deeper than the parser's recursion limit: the caller's body, not our fault.
+        logger.info("request refused", extra={"status": 400, "code": "invalid_body"})
+        return _respond(refuse(VectorizerError("the request body is nested too deeply to be read",
+                                               status=400, code="invalid_body")))
     except Exception:
         # The stack goes to the log (which never holds a token); the caller gets no internals.
         logger.exception("unexpected error")
@@ -85,7 +90,8 @@ def _feature_extraction(model: str | None, flavor: hf.Flavor) -> Response:
         # A client may have sent the model's `/` as %2F; the id itself never holds a `%`.
         name = unquote(model) if model is not None else settings.default_model
         call = hf.build_call(request, name, router.current_event.headers, settings, flavor)
-        result = run_embedding_call(call, services().hf, settings, _token, deadline(router.lambda_context))
+        result = run_embedding_call(call, services().hf, settings, _token, deadline(router.lambda_context),
+                                    dimensions_memory())
         return hf.answer(result, request.single, flavor)
 
     return _serve(work, lambda error: hf.error_answer(error, flavor, _known_token()))
@@ -189,8 +195,10 @@ def openai_embeddings():
     def work() -> ProtocolAnswer:
         request = openai.parse_request(_raw_body())
         settings = services().settings
-        call = openai.build_call(request, settings)
-        result = run_embedding_call(call, services().hf, settings, _token, deadline(router.lambda_context))
+        # base64 answers take about a quarter of the bytes of JSON numbers: plan for what is asked.
+        call = openai.build_call(request, settings).model_copy(update={"encoding": request.encoding_format})
+        result = run_embedding_call(call, services().hf, settings, _token, deadline(router.lambda_context),
+                                    dimensions_memory())
         return openai.answer(result, request)
 
     return _serve(work, lambda error: openai.error_answer(error, _known_token()))

@@ -40,6 +40,12 @@ class Settings(BaseModel):
     sync_max_texts: int = Field(100, ge=1, alias="SYNC_MAX_TEXTS")
     max_texts: int = Field(50_000, ge=1, alias="MAX_TEXTS")
     max_text_chars: int = Field(20_000, ge=1, alias="MAX_TEXT_CHARS")
+    # The HF/TEI/OpenAI routes have no jobs to fall back on: the most inputs they embed inline
+    # (OpenAI's own per-request limit), so one request cannot make thousands of HF calls.
+    compat_max_texts: int = Field(2048, ge=1, alias="COMPAT_MAX_TEXTS")
+    # Every answer is planned or cut to fit this many bytes of Lambda's 6 MB response envelope,
+    # with room to spare (`vectorizer.api.answer_budget`).
+    answer_budget_bytes: int = Field(5_500_000, ge=100_000, le=6_000_000, alias="ANSWER_BUDGET_BYTES")
 
     # Bulk jobs.
     chunk_size: int = Field(256, ge=1, alias="CHUNK_SIZE")

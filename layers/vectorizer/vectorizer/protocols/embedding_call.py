@@ -13,11 +13,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from vectorizer import aio
+from vectorizer.api.answer_budget import (
+    ANSWER_FRAME_BYTES,
+    LAMBDA_RESPONSE_LIMIT,
+    DimensionsMemory,
+    base64_vector_bytes,
+    envelope_bytes,
+    expected_dimensions,
+    json_vector_bytes,
+)
+from vectorizer.api.inline import embed_rest, probe_dimensions
 from vectorizer.api.limits import check_limits
 from vectorizer.config import FeatureParameters, ModuleConfig, ModuleOptions, Target, resolve_target
 from vectorizer.credentials import DefaultToken, choose_token
@@ -38,7 +47,9 @@ DEFAULT_RATE_LIMIT_SECONDS = 5.0
 
 # Lambda's synchronous response limit is 6 MB, the proxy envelope included: a bigger answer would
 # reach the caller as API Gateway's bare 502, so it is refused with a reason instead.
-MAX_ANSWER_BYTES = 6_000_000
+MAX_ANSWER_BYTES = LAMBDA_RESPONSE_LIMIT
+# What one input costs in an answer besides its vector (OpenAI's `{"object", "index", ...}`).
+ITEM_FRAME_BYTES = 64
 
 
 class EmbeddingCall(BaseModel):
@@ -50,6 +61,14 @@ class EmbeddingCall(BaseModel):
     target: Target
     # Matryoshka-style shortening, done here after HF answers (see `shorten`).
     dimensions: int | None = Field(None, ge=1)
+    # How the answer writes each vector: JSON numbers, or base64 of float32 (OpenAI's option).
+    encoding: Literal["float", "base64"] = "float"
+
+    def answer_bytes(self, model_dimensions: int) -> int:
+        """The most the answer can take, in envelope bytes, if the model has `model_dimensions`."""
+        width = min(model_dimensions, self.dimensions or model_dimensions)
+        vector = base64_vector_bytes(width) if self.encoding == "base64" else json_vector_bytes(width)
+        return ANSWER_FRAME_BYTES + len(self.texts) * (vector + ITEM_FRAME_BYTES)
 
 
 class EmbeddingResult(BaseModel):
@@ -135,16 +154,56 @@ def shorten(vectors: list[list[float]], dimensions: int | None) -> list[list[flo
     return shortened
 
 
+def check_budget(call: EmbeddingCall, settings: Settings, known_dimensions: int | None) -> None:
+    """Refuse (413) a call past COMPAT_MAX_TEXTS inputs or whose answer could pass the answer budget.
+
+    Takes the dimensions known for the call's target (None: the guess that never undershoots);
+    returns nothing. These routes have no job to fall back on, so the refusal names the limit.
+    """
+    count = len(call.texts)
+    if count > settings.compat_max_texts:
+        raise PayloadTooLargeError(
+            f"{count} inputs in one request; the limit is {settings.compat_max_texts} "
+            "(send them in smaller requests, or use POST /vectorize, which answers large requests as jobs)"
+        )
+    answer_bytes = call.answer_bytes(expected_dimensions(known_dimensions))
+    if answer_bytes > settings.answer_budget_bytes:
+        raise PayloadTooLargeError(
+            f"the answer for {count} inputs could take {answer_bytes:,} bytes, over the answer budget of "
+            f"{settings.answer_budget_bytes:,} (Lambda returns at most 6 MB): send fewer inputs per request "
+            "(or use POST /vectorize, which answers large requests as jobs)",
+            code="answer_too_large",
+        )
+
+
 def run_embedding_call(
-    call: EmbeddingCall, hf: HuggingFaceClient, settings: Settings, token: Callable[[], str], deadline: float
+    call: EmbeddingCall,
+    hf: HuggingFaceClient,
+    settings: Settings,
+    token: Callable[[], str],
+    deadline: float,
+    memory: DimensionsMemory | None = None,
 ) -> EmbeddingResult:
     """Every vector of `call`, in input order, or the error that explains why not.
 
     `token` is asked for only once the request is within the limits, so an oversized request is a
-    413 whether or not it brought a token.
+    413 whether or not it brought a token. The answer's size is planned before the first HF call,
+    from the dimensions `memory` holds for the target (this container's earlier answers); when
+    they are unknown and only the guess is too large, the first HF request (HF_BATCH_SIZE inputs)
+    goes alone and teaches them (`probe_dimensions`), so a cold container does not refuse a request
+    it can answer; its vectors are kept if the rest follows.
     """
     check_limits(call.texts, settings)
-    outcome = aio.run(hf.embed(call.target, call.texts, token(), deadline))
+    memory = memory if memory is not None else DimensionsMemory()
+    known = memory.recall(call.target.url)
+    first = None
+    if known is None and call.answer_bytes(expected_dimensions(None)) > settings.answer_budget_bytes:
+        check_budget(call, settings, 1)  # past the input limit, or too large even at one dimension
+        first = probe_dimensions(hf, call.target, call.texts, token(), deadline, memory, settings.hf_batch_size)
+        known = memory.recall(call.target.url)
+    check_budget(call, settings, known)
+    outcome = embed_rest(hf, call.target, call.texts, first, token(), deadline)
+    memory.remember(call.target.url, outcome.dimensions)
     request_wide = outcome.first_request_wide_error()
     if request_wide is not None:
         raise request_wide
@@ -213,7 +272,12 @@ def retry_after_header(seconds: float) -> str:
 
 
 def check_answer_size(text: str) -> None:
-    if len(text.encode("utf-8")) > MAX_ANSWER_BYTES:
+    """Refuse (413 `answer_too_large`) an answer body that would not fit Lambda's response.
+
+    Takes the body's JSON text and counts it as it takes inside the response envelope (escapes
+    included, its own quotes not), so the last check before the answer leaves is exact.
+    """
+    if envelope_bytes(text) - 2 > MAX_ANSWER_BYTES:
         raise PayloadTooLargeError(
             f"the answer would be {len(text) // 1_000_000} MB or more, over Lambda's 6 MB response limit: "
             "send fewer inputs per request (or use POST /vectorize, which answers large requests as jobs)",
