@@ -1,12 +1,16 @@
-"""What every route of the API function shares: this container's clients and its time budget."""
+"""What every route of the API function shares: this container's clients, its time budget, what it
+has learned of the models' dimensions, and who the caller is."""
 
 import time
 from collections.abc import Mapping
 from functools import cache
+from typing import Any
 
 from aws_lambda_powertools.event_handler import content_types
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from vectorizer.api.answer_budget import DimensionsMemory
+from vectorizer.api.ownership import caller_identity
 from vectorizer.services import Services, build_services
 
 TOKEN_HEADER = "X-Huggingface-Api-Key"
@@ -19,6 +23,24 @@ SAFETY_SECONDS = 1.5
 def services() -> Services:
     """Built on the first request and reused while the container stays warm (one HTTP pool)."""
     return build_services()
+
+
+_memory: tuple[Services, DimensionsMemory] | None = None
+
+
+def dimensions_memory() -> DimensionsMemory:
+    """The dimensions each model answered with in this container; it lives as long as `services()`,
+    so a container started cold (or rebuilt with new settings) plans from nothing learned."""
+    global _memory
+    current = services()
+    if _memory is None or _memory[0] is not current:
+        _memory = (current, DimensionsMemory())
+    return _memory[1]
+
+
+def caller(event: Any) -> str:
+    """The identity that owns what this request creates (`caller_identity` of its request context)."""
+    return caller_identity(event.raw_event.get("requestContext"))
 
 
 def documented(

@@ -1,10 +1,12 @@
 """API function: HTTP requests from API Gateway (REST, proxy integration) to vectorizer calls."""
 
 
+import json
 import re
+from functools import partial
 from typing import Annotated
 
-from api_runtime import TOKEN_HEADER, deadline, documented, services
+from api_runtime import TOKEN_HEADER, caller, deadline, dimensions_memory, documented, services
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
@@ -12,12 +14,14 @@ from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.shared.json_encoder import Encoder
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from compat_routes import router as compat_router
 
-from vectorizer.api.inline import vectorize_inline
+from vectorizer.api.answer_budget import LAMBDA_RESPONSE_LIMIT, expected_dimensions
+from vectorizer.api.inline import probe_dimensions, vectorize_inline
 from vectorizer.api.job_reports import job_status, job_vectors
-from vectorizer.api.limits import check_limits, runs_inline
+from vectorizer.api.limits import check_limits, inline_answer_bytes, may_run_inline, runs_inline
 from vectorizer.api.models import (
     ErrorBody,
     JobAccepted,
@@ -36,7 +40,10 @@ from vectorizer.validation_errors import describe_validation_errors
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-app = APIGatewayRestResolver(enable_validation=True)
+# Non-ASCII stays itself in every answer: a `\u` escape would take six bytes for one character.
+app = APIGatewayRestResolver(
+    enable_validation=True, serializer=partial(json.dumps, ensure_ascii=False, separators=(",", ":"), cls=Encoder)
+)
 app.include_router(compat_router)
 
 
@@ -111,15 +118,24 @@ def vectorize(request: Annotated[VectorizeRequest, Body()]) -> Response[Vectoriz
     target = resolve_target(request.config, request.purpose, settings)
     token, own = choose_token(app.current_event.headers.get(TOKEN_HEADER), services().default_token)
     count = len(request.texts)
-    if runs_inline(count, request.mode, settings):
+    memory = dimensions_memory()
+    known = memory.recall(target.url)
+    answer_bytes = inline_answer_bytes(count, request.ids, expected_dimensions(known))
+    first = None
+    if known is None and answer_bytes > settings.answer_budget_bytes and may_run_inline(count, request.mode, settings):
+        # Too large only at the guessed dimensions: the first HF request goes alone to learn the real ones.
+        first = probe_dimensions(services().hf, target, request.texts, token, deadline(app.lambda_context), memory,
+                                 settings.hf_batch_size)
+        answer_bytes = inline_answer_bytes(count, request.ids, expected_dimensions(memory.recall(target.url)))
+    if runs_inline(count, request.mode, settings, answer_bytes):
         answer = vectorize_inline(
-            services().hf, target, request.texts, request.ids, token, deadline(app.lambda_context)
+            services().hf, target, request.texts, request.ids, token, deadline(app.lambda_context), memory, first
         )
         metrics.add_metric(name="InlineTexts", unit=MetricUnit.Count, value=count)
         return _json(200, answer.model_dump(mode="json", by_alias=True))
     queued = submit_job(
         services(), config=request.config, purpose=request.purpose, texts=request.texts,
-        ids=request.ids, token=token, token_is_callers=own, model=target.model,
+        ids=request.ids, token=token, token_is_callers=own, model=target.model, owner=caller(app.current_event),
     )
     accepted = JobAccepted(job_id=queued.job_id, total=queued.total, chunks=queued.chunks)
     logger.info("job queued", extra={"job_id": accepted.job_id, "total": count, "chunks": accepted.chunks})
@@ -137,7 +153,8 @@ def existing_job_id(job_id: str) -> str:
 @app.get("/jobs/<jobId>", tags=["jobs"], summary="A job's status and counters",
          responses=answers({200: ("the job", JobStatus)}, 404))
 def get_job(jobId: str) -> Response[JobStatus]:  # camelCase: the path parameter's public name
-    return _json(200, job_status(services(), existing_job_id(jobId)).model_dump(mode="json", by_alias=True))
+    status = job_status(services(), existing_job_id(jobId), caller(app.current_event))
+    return _json(200, status.model_dump(mode="json", by_alias=True))
 
 
 @app.get("/jobs/<jobId>/vectors", tags=["jobs"], summary="A job's vectors in index order, a page at a time",
@@ -147,7 +164,9 @@ def get_job_vectors(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     next_token: Annotated[str | None, Query(alias="nextToken")] = None,
 ) -> Response[VectorsPage]:
-    page: VectorsPage = job_vectors(services(), existing_job_id(jobId), limit=limit, next_token=next_token)
+    page: VectorsPage = job_vectors(
+        services(), existing_job_id(jobId), caller(app.current_event), limit=limit, next_token=next_token
+    )
     return _json(200, page.model_dump(mode="json", by_alias=True))
 
 
@@ -155,6 +174,17 @@ def get_job_vectors(
 def invalid_request(error: RequestValidationError) -> Response:
     problem = describe_validation_errors(error.errors())
     return _json(problem.status, problem.to_body())
+
+
+@app.exception_handler(RecursionError)
+def too_deep(error: RecursionError) -> Response:
+    # JSON nested deeper than the parser's recursion limit: the body is unreadable, not our fault.
+    return _json(400, {"error": "the request body is nested too deeply to be read", "code": "bad_json"})
+
+
+@app.exception_handler(UnicodeDecodeError)
+def not_utf8(error: UnicodeDecodeError) -> Response:
+    return _json(400, {"error": "the request body is not UTF-8 text", "code": "bad_json"})
 
 
 @app.exception_handler(VectorizerError)
@@ -177,5 +207,20 @@ def unexpected_error(error: Exception) -> Response:
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     # Every invocation publishes at least this one metric, so the EMF line is never empty.
     metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
-    return app.resolve(event, context)
+    return within_response_limit(app.resolve(event, context))
+
+
+def within_response_limit(result: dict) -> dict:
+    """The proxy result, or a 413 in its place if it would not fit Lambda's 6 MB response.
+
+    The last guard behind the budgets each route plans with: past the limit API Gateway would
+    answer a bare 502, telling the caller nothing.
+    """
+    if len(json.dumps(result)) <= LAMBDA_RESPONSE_LIMIT:  # as the 3.11 runtime writes it
+        return result
+    logger.error("answer over the response limit", extra={"status": result.get("statusCode")})
+    body = {"error": "the answer would be over Lambda's 6 MB response limit: ask for less per request",
+            "code": "answer_too_large"}
+    return {"statusCode": 413, "headers": {"Content-Type": content_types.APPLICATION_JSON},
+            "body": json.dumps(body), "isBase64Encoded": False}
 

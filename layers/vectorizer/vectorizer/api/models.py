@@ -114,6 +114,11 @@ class JobStatus(BaseModel):
     created_at: str = Field(alias="createdAt")
     updated_at: str = Field(alias="updatedAt")
     errors: list[ItemErrorModel]
+    errors_omitted: int = Field(
+        0, alias="errorsOmitted",
+        description="failed items whose errors are not in `errors`: the list is cut to keep the answer within "
+        "Lambda's response limit, and to MAX_REPORTED_ERRORS entries",
+    )
     failure_reason: str | None = Field(
         None, alias="failureReason", description="why the whole job failed (e.g. its chunks could not be queued)"
     )
@@ -129,7 +134,11 @@ class VectorsPage(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
     items: list[VectorItem]
-    next_token: str | None = Field(alias="nextToken")
+    next_token: str | None = Field(
+        alias="nextToken",
+        description="pass back for the next page; a page may end before `limit` to stay within Lambda's "
+        "response limit",
+    )
 
 
 class ErrorBody(BaseModel):

@@ -45,6 +45,11 @@ def items_fingerprint(indexes: Iterable[int]) -> str:
     return hashlib.sha256(",".join(str(i) for i in sorted(indexes)).encode("ascii")).hexdigest()
 
 
+def job_not_found(job_id: str) -> JobNotFoundError:
+    """The one 404 for a job id, whether no job has it or it is someone else's."""
+    return JobNotFoundError(f"no job with id {job_id[:140]!r}")
+
+
 def final_status(succeeded: int, failed: int) -> str:
     if failed == 0:
         return "succeeded"
@@ -75,6 +80,9 @@ class JobRecord:
     # Given up on before its chunks were all queued: whatever chunk still arrives is skipped.
     aborted: bool = False
     failure_reason: str | None = None
+    # Who made the job through the API (`vectorizer.api.ownership`); None for a job an outside
+    # producer started on the queue. Stored, never reported.
+    owner: str | None = None
 
     @property
     def open_ended(self) -> bool:
@@ -115,6 +123,7 @@ def _record(item: dict[str, Any]) -> JobRecord:
         updated_at=_s(item, "updatedAt") or "",
         aborted=bool(item.get("aborted", {}).get("BOOL")),
         failure_reason=_s(item, "failureReason"),
+        owner=_s(item, "owner"),
     )
 
 
@@ -124,7 +133,8 @@ class JobStore:
         self._table = table
         self._ttl_days = ttl_days
 
-    def create(self, job_id: str, *, total: int, chunks: int, model: str) -> None:
+    def create(self, job_id: str, *, total: int, chunks: int, model: str, owner: str | None = None) -> None:
+        """Record a new job, `queued`, with its counts, model and (for the API's jobs) its owner."""
         stamp = now_iso()
         self._db.put_item(
             TableName=self._table,
@@ -134,6 +144,7 @@ class JobStore:
                 "chunksDone": {"N": "0"}, "succeeded": {"N": "0"}, "failed": {"N": "0"},
                 "model": {"S": model}, "createdAt": {"S": stamp}, "updatedAt": {"S": stamp},
                 "ttl": {"N": str(expiry(self._ttl_days))},
+                **({"owner": {"S": owner}} if owner is not None else {}),
             },
             ConditionExpression="attribute_not_exists(jobId)",
         )
@@ -310,7 +321,7 @@ class JobStore:
     def get(self, job_id: str, *, max_errors: int) -> JobRecord:
         job = self._get_item(job_id)
         if job is None:
-            raise JobNotFoundError(f"no job with id {job_id!r}")
+            raise job_not_found(job_id)
         if job.failed and max_errors:
             job.errors = self._errors(job_id, max_errors)
         return job

@@ -100,8 +100,12 @@ def submit_job(
     token: str,
     token_is_callers: bool,
     model: str,
+    owner: str,
 ) -> QueuedJob:
-    """Record the job, then queue its chunks. A caller's own token is sealed, never plain."""
+    """Record the job, then queue its chunks. A caller's own token is sealed, never plain.
+
+    `owner` is the caller's identity (`vectorizer.api.ownership`): only it may read the job.
+    """
     settings = services.settings
     job_id = new_job_id()
     sealed = services.sealer.seal(token, job_id) if token_is_callers else None
@@ -121,7 +125,7 @@ def submit_job(
         shell.model_copy(update={"chunk": n, "chunks": len(planned), "items": chunk}).to_json()
         for n, chunk in enumerate(planned)
     ]
-    services.jobs.create(job_id, total=len(items), chunks=len(planned), model=model)
+    services.jobs.create(job_id, total=len(items), chunks=len(planned), model=model, owner=owner)
     try:
         services.queue.send(bodies)
     except Exception as error:  # refused, throttled past boto3's retries, unreachable...
