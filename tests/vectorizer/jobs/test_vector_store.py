@@ -143,3 +143,16 @@ def test_a_bad_token_is_refused_before_querying(store: VectorStore) -> None:
     with pytest.raises(VectorizerError) as caught:
         store.page("job-1", limit=10, next_token="not-a-token")
     assert caught.value.code == "invalid_next_token"
+
+
+@pytest.mark.parametrize("index", [True, False, 10**59, 10**38], ids=["true", "false", "60-digits", "39-digits"])
+def test_a_token_naming_no_storable_index_is_refused_before_dynamodb_sees_it(store: VectorStore, index: int) -> None:
+    token = base64.urlsafe_b64encode(json.dumps({"i": index}).encode()).decode()
+    with pytest.raises(VectorizerError) as caught:
+        store.page("job-1", limit=10, next_token=token)
+    assert (caught.value.status, caught.value.code) == (400, "invalid_next_token")
+
+
+def test_the_largest_index_dynamodb_can_hold_is_a_valid_token(store: VectorStore) -> None:
+    store.put("job-1", [StoredVector(index=0, id=None, vector=vector(0))], model="m")
+    assert store.page("job-1", limit=10, next_token=encode_page_token(10**38 - 1)) == ([], None)

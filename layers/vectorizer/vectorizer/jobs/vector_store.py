@@ -20,18 +20,27 @@ class StoredVector:
     vector: list[float]
 
 
+# DynamoDB keeps 38 significant digits of a number: no stored item has an index past this, and
+# a key with more digits is refused (a 500, not the caller's 400).
+MAX_PAGE_INDEX = 10**38 - 1
+
+
 def encode_page_token(last_index: int) -> str:
+    """The `nextToken` for the page after item `last_index`: URL-safe base64 of `{"i": index}`."""
     return base64.urlsafe_b64encode(json.dumps({"i": last_index}).encode()).decode().rstrip("=")
 
 
 def decode_page_token(token: str) -> int:
+    """The item index a `nextToken` names; any other string is the 400 `invalid_next_token`."""
+    refused = VectorizerError("nextToken is not one this service gave out", code="invalid_next_token")
     try:
         padded = token + "=" * (-len(token) % 4)
         value = json.loads(base64.urlsafe_b64decode(padded))["i"]
-    except (ValueError, KeyError, TypeError):
-        raise VectorizerError("nextToken is not one this service gave out", code="invalid_next_token") from None
-    if not isinstance(value, int) or value < 0:
-        raise VectorizerError("nextToken is not one this service gave out", code="invalid_next_token")
+    except (ValueError, KeyError, TypeError, IndexError, RecursionError):
+        raise refused from None
+    # bool is an int to Python (`{"i": true}`), not to DynamoDB.
+    if type(value) is not int or not 0 <= value <= MAX_PAGE_INDEX:
+        raise refused
     return value
 
 
