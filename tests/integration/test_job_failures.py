@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 from tests.conftest import CALLER_TOKEN, DEFAULT_TOKEN
 from tests.fakes.fake_hf_server import Faults, expected_vector
 from tests.function_harness import Harness
-from tests.integration.test_bulk_job import MODEL, all_vectors, corpus, scan_all, submit
+from tests.integration.test_bulk_job import MODEL, adopt, all_vectors, corpus, scan_all, submit
 from vectorizer.jobs.batch_write import UnprocessedItemsError
 
 JOB_ID = re.compile(r"\b[0-9a-f]{32}\b")
@@ -41,6 +41,7 @@ def send(harness: Harness, body: str) -> None:
 
 
 def job(harness: Harness, job_id: str) -> dict:
+    adopt(harness, job_id)
     answer = harness.api("GET", f"/jobs/{job_id}")
     assert answer.status == 200, answer.body
     return answer.body
