@@ -59,7 +59,8 @@ def test_the_input_limit_is_a_setting(harness: Harness, fake_hf, monkeypatch) ->
 
 
 @pytest.mark.parametrize("faults", [Faults(dimensions=WIDE)])
-@pytest.mark.parametrize("path", ["/embed", f"/models/{MODEL}", f"/pipeline/feature-extraction/{MODEL}"])
+@pytest.mark.parametrize("path", ["/embed", "/", f"/models/{MODEL}", f"/models/{MODEL}/pipeline/feature-extraction",
+                                  f"/pipeline/feature-extraction/{MODEL}"])
 def test_hf_routes_answer_up_to_the_budget_and_refuse_one_more_input_before_calling_hf(
     harness: Harness, fake_hf, path: str
 ) -> None:
@@ -79,6 +80,9 @@ def test_hf_routes_answer_up_to_the_budget_and_refuse_one_more_input_before_call
 @pytest.mark.parametrize("faults", [Faults(dimensions=WIDE)])
 def test_openai_route_plans_float_answers_at_their_size_before_calling_hf(harness: Harness, fake_hf) -> None:
     learn_dimensions(harness, "/v1/embeddings", {"input": ["warm up"], "model": MODEL})
+    fitting = harness.api("POST", "/v1/embeddings", {"input": texts(55), "model": MODEL, "encoding_format": "float"})
+    assert fitting.status == 200
+    assert fitting.body["data"][54]["embedding"] == expected_vector("text number 54", WIDE)
     seen = fake_hf.observed.requests
     answer = harness.api("POST", "/v1/embeddings", {"input": texts(56), "model": MODEL, "encoding_format": "float"})
     assert answer.status == 413
