@@ -78,13 +78,19 @@ def test_an_api_chunk_with_its_text_changed_in_transit_is_parked_and_the_job_sti
     ]
 
 
-def test_a_signed_api_chunk_replayed_under_another_chunk_number_is_parked(harness: Harness, fake_hf) -> None:
+def test_a_signed_api_chunk_replayed_under_another_chunk_number_is_parked(
+    harness: Harness, fake_hf, monkeypatch
+) -> None:
+    harness.reconfigure(monkeypatch, CHUNK_SIZE="2")
     texts = corpus(5)
     accepted = submit(harness, texts, mode="async")
-    [body] = peek_queue(harness)
+    bodies = peek_queue(harness)
+    assert sorted(json.loads(b)["chunk"] for b in bodies) == [0, 1, 2]
     harness.run_worker_until_idle()
 
-    send(harness, json.dumps(json.loads(body) | {"chunk": 1}))
+    # Chunk 0's signed message, renumbered as chunk 1: it would overwrite vectors 0 and 1.
+    [first] = [b for b in bodies if json.loads(b)["chunk"] == 0]
+    send(harness, json.dumps(json.loads(first) | {"chunk": 1}))
     harness.run_worker_until_idle()
 
     assert_untouched(harness, accepted["jobId"], texts)
@@ -127,8 +133,8 @@ def test_a_chunk_number_past_the_jobs_chunks_is_parked_even_when_the_message_say
 ) -> None:
     send(harness, outside_message("ext-bounds", 0, [(0, "first")], total=2, chunks=2))
     harness.run_worker_until_idle()
-    # The job has 2 chunks; this message claims 5 so that its chunk number 3 would fit.
-    send(harness, outside_message("ext-bounds", 3, [(1, "late")], total=2, chunks=5))
+    # The job has 2 chunks; this message claims 5 (and 8 items) so that its chunk number 3 would fit.
+    send(harness, outside_message("ext-bounds", 3, [(1, "late")], total=8, chunks=5))
     send(harness, outside_message("ext-bounds", 2, [(1, "late")]))
     harness.run_worker_until_idle()
 
@@ -187,7 +193,8 @@ def test_a_producer_job_still_takes_unsigned_messages_and_records_its_origin(
     harness.run_worker_until_idle()
     record = job(harness, "ext-origin")
     assert (record["status"], record["succeeded"]) == ("succeeded", 1)
-    [item] = [i for i in scan_all(function_env["JOBS_TABLE"]) if i["jobId"]["S"] == "ext-origin" and i["sk"]["S"] == "job"]
-    assert item["origin"]["S"] == "producer"
+    [item] = [
+        i for i in scan_all(function_env["JOBS_TABLE"]) if i["jobId"]["S"] == "ext-origin" and i["sk"]["S"] == "job"
+    ]
+    assert (item["origin"]["S"], record["model"]) == ("producer", MODEL)
     assert "signingKey" not in item
-    assert MODEL == record["model"]

@@ -2,20 +2,27 @@
 
 One message carries one chunk of one job. `chunks` (how many messages the job has) lets the
 job close when the last one is done; a producer that does not know it may leave it out, and the
-job then reports on the chunks it has seen.
+job then reports on the chunks it has seen. A message must agree with itself: its chunk number
+below its `chunks`, its item indexes below its `total` and each used once.
+
+The API signs the chunks of its own jobs (`signature`: HMAC-SHA256 under a random key kept in
+the job record), so that a message from anyone else can never touch a job the API created.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from vectorizer.config import ModuleConfig, Purpose
 
 JOB_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
 ITEM_ID_MAX_LENGTH = 512
+SIGNATURE_PATTERN = r"^[0-9a-f]{64}$"
 
 
 class ChunkItem(BaseModel):
@@ -39,9 +46,66 @@ class ChunkMessage(BaseModel):
     items: list[ChunkItem] = Field(min_length=1)
     # A caller's own HF token, sealed with the stack's KMS key under the job id; never plaintext.
     sealed_token: str | None = Field(None, alias="sealedToken")
+    signature: str | None = Field(
+        None,
+        pattern=SIGNATURE_PATTERN,
+        description=(
+            "Set by the API on the chunks of the jobs it creates, and required on them: the "
+            "HMAC-SHA256 (hex) of the rest of the message under a random key that only the job "
+            "record holds. A message for an API job without it, or with one that does not match, "
+            "is parked on the dead-letter queue. Outside producers leave it out: a job first seen "
+            "on the queue is their own, and takes unsigned messages."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _agrees_with_itself(self) -> Self:
+        """Refuse a message whose numbers contradict each other: the job could never add up."""
+        if self.chunks is not None and self.chunk >= self.chunks:
+            raise ValueError(f"chunk {self.chunk} is past the message's {self.chunks} chunks (numbered from 0)")
+        if self.total is not None and self.chunks is not None and self.chunks > self.total:
+            raise ValueError(f"{self.chunks} chunks cannot hold only {self.total} items (a chunk has at least one)")
+        seen: set[int] = set()
+        for item in self.items:
+            if item.index in seen:
+                raise ValueError(f"item index {item.index} appears more than once in the message")
+            seen.add(item.index)
+            if self.total is not None and item.index >= self.total:
+                raise ValueError(
+                    f"item index {item.index} is past the message's total of {self.total} items (numbered from 0)"
+                )
+        return self
 
     def to_json(self) -> str:
         return self.model_dump_json(by_alias=True, exclude_none=True)
+
+
+def _signed_bytes(message: ChunkMessage) -> bytes:
+    """The message without its signature, in one canonical JSON form, whatever order it arrived in."""
+    content = message.model_dump(mode="json", by_alias=True, exclude={"signature"})
+    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+
+
+def chunk_signature(message: ChunkMessage, key: str) -> str:
+    """The hex HMAC-SHA256 of everything in `message` but its signature, under the job's `key`.
+
+    It covers the job id, the chunk and chunk count, the total, the items (indexes, ids and
+    texts), the config, the purpose and the sealed token: a message changed in any of them, or
+    moved to another job or chunk number, no longer matches.
+    """
+    return hmac.new(key.encode("utf-8"), _signed_bytes(message), hashlib.sha256).hexdigest()
+
+
+def signed(message: ChunkMessage, key: str) -> ChunkMessage:
+    """A copy of `message` carrying its signature under `key`."""
+    return message.model_copy(update={"signature": chunk_signature(message, key)})
+
+
+def signature_matches(message: ChunkMessage, key: str) -> bool:
+    """Whether `message` carries the signature `key` gives it, compared in constant time."""
+    if message.signature is None:
+        return False
+    return hmac.compare_digest(message.signature, chunk_signature(message, key))
 
 
 def _item_bytes(item: ChunkItem) -> int:
