@@ -20,6 +20,8 @@ AWS_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_tim
 
 @dataclass
 class Services:
+    """One container's clients and stores; it is the `jobs.ports.JobDependencies` the job service takes."""
+
     settings: Settings
     hf: HuggingFaceClient
     jobs: JobStore
@@ -30,6 +32,7 @@ class Services:
 
 
 def build_services(settings: Settings | None = None) -> Services:
+    """The boto3- and httpx-backed services for `settings` (default: the function's environment)."""
     settings = settings or current_settings()
     dynamodb = boto3.client("dynamodb", config=AWS_CONFIG)
     sqs = boto3.client("sqs", config=AWS_CONFIG)
