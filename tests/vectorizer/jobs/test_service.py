@@ -404,3 +404,7 @@ def test_a_signature_covers_the_whole_message_in_any_key_order() -> None:
     assert signature_matches(reordered, "k" * 64)
     assert not signature_matches(reordered, "j" * 64)
     assert not signature_matches(original.model_copy(update={"purpose": "query"}), "k" * 64)
+    # Values at their defaults, spelled out or not, sign the same: a schema may grow defaulted fields.
+    spelled = json.loads(original.to_json()) | {"version": 1, "purpose": "passage"}
+    spelled["config"] = {"model": MODEL, "options": {"waitForModel": False, "useGPU": False, "useCache": True}}
+    assert signature_matches(ChunkMessage.model_validate(spelled), "k" * 64)

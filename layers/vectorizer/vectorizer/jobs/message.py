@@ -81,8 +81,12 @@ class ChunkMessage(BaseModel):
 
 
 def _signed_bytes(message: ChunkMessage) -> bytes:
-    """The message without its signature, in one canonical JSON form, whatever order it arrived in."""
-    content = message.model_dump(mode="json", by_alias=True, exclude={"signature"})
+    """The message without its signature, in one canonical JSON form, whatever order it arrived in.
+
+    Values equal to their defaults are left out, so a field added to the schema later (with a
+    default) does not change the signatures of messages already on the queue.
+    """
+    content = message.model_dump(mode="json", by_alias=True, exclude={"signature"}, exclude_defaults=True)
     return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("ascii")
 
 
