@@ -153,16 +153,16 @@ def _already_counted(services: Services, message: ChunkMessage, fingerprint: str
     return True
 
 
-def _token(services: Services, message: ChunkMessage) -> str:
+def _token(services: Services, message: ChunkMessage, target: Target) -> str:
+    """The caller's sealed token, else the default where it may go (never a producer's endpointURL)."""
     if message.sealed_token:
         return services.sealer.unseal(message.sealed_token, message.job_id)
-    token = services.default_token.get()
-    if not token:
+    try:
+        return services.default_token.for_destination(target.url)
+    except MissingTokenError as missing:
         raise MissingTokenError(
-            "no Hugging Face token: the message carries no sealed token and this deployment has no "
-            "default token (HUGGINGFACE_APIKEY or HUGGINGFACE_APIKEY_SECRET_ARN)"
-        )
-    return token
+            f"no Hugging Face token: the message carries no sealed token and {missing.message}"
+        ) from None
 
 
 def _retryable(error: Exception) -> bool:
@@ -219,8 +219,10 @@ def process_chunk(
     token: str | None = None
     progress = _Progress()
     try:
-        token = _token(services, message)
-        return _work(services, message, target, token, fingerprint, progress, final_attempt, deadline)
+        token = _token(services, message, target)
+        return _work(
+            services, message, target, token, fingerprint, progress, final_attempt, deadline, job.dimensions
+        )
     except (ChunkRetryLater, ChunkConflictError):
         raise
     except Exception as error:
@@ -247,10 +249,13 @@ def _count(services: Services, message: ChunkMessage, fingerprint: str, progress
 
 def _work(
     services: Services, message: ChunkMessage, target: Target, token: str, fingerprint: str,
-    progress: _Progress, final_attempt: bool, deadline: float,
+    progress: _Progress, final_attempt: bool, deadline: float, job_dimensions: int | None = None,
 ) -> ChunkReport:
     texts = [item.text for item in message.items]
     outcome = aio.run(services.hf.embed(target, texts, token, deadline))
+    if job_dimensions:
+        # One job, one width: vectors of another width than those already counted fail with the reason.
+        outcome.keep_width(job_dimensions, "this job's other vectors")
 
     passing = [error for error in outcome.errors.values() if error.retryable]
     if passing and not final_attempt:
