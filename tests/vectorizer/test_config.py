@@ -391,6 +391,12 @@ def test_default_token_goes_to_the_exact_hosts_the_operator_lists() -> None:
     assert [default_token_may_go_to(url, settings) for url in refused] == [False] * len(refused)
 
 
+def test_default_token_hosts_take_an_ipv6_origin() -> None:
+    settings = settings_from({"DEFAULT_TOKEN_HOSTS": "http://[::1]:8088"})
+    assert default_token_may_go_to("http://[::1]:8088/embed", settings) is True
+    assert default_token_may_go_to("http://[::1]:8089/embed", settings) is False
+
+
 def test_default_token_hosts_refuse_patterns() -> None:
     with pytest.raises(ValidationError) as caught:
         settings_from({"DEFAULT_TOKEN_HOSTS": "ok.example.com,*.endpoints.huggingface.cloud"})
