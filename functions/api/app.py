@@ -109,7 +109,7 @@ def vectorize(request: Annotated[VectorizeRequest, Body()]) -> Response[Vectoriz
     settings = services().settings
     check_limits(request.texts, settings)
     target = resolve_target(request.config, request.purpose, settings)
-    token, own = choose_token(app.current_event.headers.get(TOKEN_HEADER), services().default_token)
+    token, own = choose_token(app.current_event.headers.get(TOKEN_HEADER), services().default_token, target.url)
     count = len(request.texts)
     if runs_inline(count, request.mode, settings):
         answer = vectorize_inline(

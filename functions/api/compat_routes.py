@@ -42,9 +42,15 @@ router = Router()
 TAGS = ["compatible"]
 
 
-def _token() -> str:
-    headers = router.current_event.headers
-    return token_for(headers.get(TOKEN_HEADER), headers.get("Authorization"), services().default_token)
+def _token_to(destination: str) -> Callable[[], str]:
+    """The token for a call to `destination`, asked for once the request is within the limits."""
+
+    def token() -> str:
+        headers = router.current_event.headers
+        return token_for(headers.get(TOKEN_HEADER), headers.get("Authorization"), services().default_token,
+                         destination)
+
+    return token
 
 
 def _raw_body() -> str | None:
@@ -85,7 +91,9 @@ def _feature_extraction(model: str | None, flavor: hf.Flavor) -> Response:
         # A client may have sent the model's `/` as %2F; the id itself never holds a `%`.
         name = unquote(model) if model is not None else settings.default_model
         call = hf.build_call(request, name, router.current_event.headers, settings, flavor)
-        result = run_embedding_call(call, services().hf, settings, _token, deadline(router.lambda_context))
+        result = run_embedding_call(
+            call, services().hf, settings, _token_to(call.target.url), deadline(router.lambda_context)
+        )
         return hf.answer(result, request.single, flavor)
 
     return _serve(work, lambda error: hf.error_answer(error, flavor, _known_token()))
@@ -190,7 +198,9 @@ def openai_embeddings():
         request = openai.parse_request(_raw_body())
         settings = services().settings
         call = openai.build_call(request, settings)
-        result = run_embedding_call(call, services().hf, settings, _token, deadline(router.lambda_context))
+        result = run_embedding_call(
+            call, services().hf, settings, _token_to(call.target.url), deadline(router.lambda_context)
+        )
         return openai.answer(result, request)
 
     return _serve(work, lambda error: openai.error_answer(error, _known_token()))

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from botocore.exceptions import ClientError
 
 from vectorizer.config import Target
+from vectorizer.credentials import DefaultToken
 from vectorizer.errors import HuggingFaceError, JobNotFoundError, VectorizerError
 from vectorizer.hf.client import EmbedOutcome
 from vectorizer.jobs.codec import decode_vector, encode_vector
@@ -236,13 +237,22 @@ class FakeSealer:
 
 @dataclass
 class FakeDefaultToken:
-    """The deployment's default token, or None for a deployment without one."""
+    """The deployment's default token, or None for a deployment without one.
+
+    Where it may go is decided by the real rule (`DefaultToken.for_destination`) under `settings`.
+    """
 
     value: str | None = None
+    settings: Settings = field(default_factory=Settings)
 
     def get(self) -> str | None:
         """The default token, if any."""
         return self.value
+
+    def for_destination(self, url: str) -> str:
+        """The default token for a call to `url`, or `MissingTokenError` saying why not."""
+        with_token = self.settings.model_copy(update={"default_token": self.value})
+        return DefaultToken(with_token, read_secret=lambda arn: "").for_destination(url)
 
 
 @dataclass

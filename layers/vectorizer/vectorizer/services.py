@@ -47,6 +47,6 @@ def build_services(settings: Settings | None = None) -> Services:
         jobs=JobStore(dynamodb, settings.jobs_table, settings.job_ttl_days),
         vectors=VectorStore(dynamodb, settings.vectors_table, settings.job_ttl_days),
         queue=ChunkQueue(sqs, settings.work_queue_url, settings.dead_letter_queue_url, settings.max_message_bytes),
-        sealer=TokenSealer(kms, settings.token_key_id),
+        sealer=TokenSealer(kms, settings.token_key_id, stack=settings.stack_name),
         default_token=DefaultToken(settings, read_secret),
     )

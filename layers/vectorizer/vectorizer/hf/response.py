@@ -106,17 +106,33 @@ def parse_embeddings(payload: Any, expected: int) -> list[list[float]]:
 
 
 def decode_json(body: bytes) -> Any:
+    """The JSON of a 200 answer; a retryable `hf_bad_response` when it is not JSON.
+
+    A 200 that is not JSON is not HF's answer but something in between (a proxy's or load
+    balancer's HTML page), so it is passing like a 502, not a verdict on the inputs.
+    """
     try:
         return json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise _bad_response("a body that is not JSON") from exc
+    except RecursionError:
+        raise _bad_response("JSON nested too deeply to be embeddings") from None
+    except (ValueError, UnicodeDecodeError):
+        error = _bad_response("a body that is not JSON")
+        error.retryable = True
+        raise error from None
+
+
+def _loads_or_none(body: bytes) -> Any:
+    """The JSON of an error body, or None when it is not JSON (or nested past the parser's depth)."""
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
 
 
 def error_text(body: bytes) -> str:
     """HF's own words from an error answer: `{"error": "..."}`, a list of them, or plain text."""
-    try:
-        decoded = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    decoded = _loads_or_none(body)
+    if decoded is None:
         decoded = body.decode("utf-8", errors="replace")
     if isinstance(decoded, dict) and "error" in decoded:
         decoded = decoded["error"]
@@ -128,10 +144,7 @@ def error_text(body: bytes) -> str:
 
 def estimated_time(body: bytes) -> float | None:
     """The `estimated_time` (seconds) HF gives while a model is loading, if any."""
-    try:
-        decoded = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return None
+    decoded = _loads_or_none(body)
     value = decoded.get("estimated_time") if isinstance(decoded, dict) else None
     if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
         return max(0.0, float(value))

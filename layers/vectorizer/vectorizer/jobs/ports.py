@@ -66,7 +66,9 @@ class TokenSealerPort(Protocol):
 class DefaultTokenPort(Protocol):
     """The deployment's own token, if it has one (`credentials.DefaultToken`)."""
 
-    def get(self) -> str | None: ...
+    def for_destination(self, url: str) -> str:
+        """The default token for a call to `url`; `MissingTokenError` where it may not go or is unset."""
+        ...
 
 
 class JobDependencies(Protocol):

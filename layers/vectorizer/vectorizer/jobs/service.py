@@ -27,6 +27,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from vectorizer import aio
 from vectorizer.config import ModuleConfig, Purpose, Target, resolve_target
+from vectorizer.credentials import NO_DEFAULT_TOKEN
 from vectorizer.errors import HuggingFaceError, MissingTokenError, VectorizerError
 from vectorizer.hf.client import redact
 from vectorizer.jobs.batch_write import UnprocessedItemsError
@@ -230,16 +231,18 @@ def _already_counted(services: JobDependencies, message: ChunkMessage, fingerpri
     return True
 
 
-def _token(services: JobDependencies, message: ChunkMessage) -> str:
+def _token(services: JobDependencies, message: ChunkMessage, target: Target) -> str:
+    """The caller's sealed token, else the default where it may go (never a producer's endpointURL)."""
     if message.sealed_token:
         return services.sealer.unseal(message.sealed_token, message.job_id)
-    token = services.default_token.get()
-    if not token:
+    try:
+        return services.default_token.for_destination(target.url)
+    except MissingTokenError as missing:
+        # The operator reads this in the job's errors: name the settings that would give a default.
+        hint = " (HUGGINGFACE_APIKEY or HUGGINGFACE_APIKEY_SECRET_ARN)" if missing.message == NO_DEFAULT_TOKEN else ""
         raise MissingTokenError(
-            "no Hugging Face token: the message carries no sealed token and this deployment has no "
-            "default token (HUGGINGFACE_APIKEY or HUGGINGFACE_APIKEY_SECRET_ARN)"
-        )
-    return token
+            f"no Hugging Face token: the message carries no sealed token and {missing.message}{hint}"
+        ) from None
 
 
 def _retryable(error: Exception) -> bool:
@@ -302,8 +305,10 @@ def process_chunk(
     token: str | None = None
     progress = _Progress()
     try:
-        token = _token(services, message)
-        return _work(services, message, target, token, fingerprint, progress, final_attempt, deadline)
+        token = _token(services, message, target)
+        return _work(
+            services, message, target, token, fingerprint, progress, final_attempt, deadline, job.dimensions
+        )
     except (ChunkRetryLater, ChunkConflictError):
         raise
     except Exception as error:
@@ -330,10 +335,13 @@ def _count(services: JobDependencies, message: ChunkMessage, fingerprint: str, p
 
 def _work(
     services: JobDependencies, message: ChunkMessage, target: Target, token: str, fingerprint: str,
-    progress: _Progress, final_attempt: bool, deadline: float,
+    progress: _Progress, final_attempt: bool, deadline: float, job_dimensions: int | None = None,
 ) -> ChunkReport:
     texts = [item.text for item in message.items]
     outcome = aio.run(services.hf.embed(target, texts, token, deadline))
+    if job_dimensions:
+        # One job, one width: vectors of another width than those already counted fail with the reason.
+        outcome.keep_width(job_dimensions, "this job's other vectors")
 
     passing = [error for error in outcome.errors.values() if error.retryable]
     if passing and not final_attempt:
