@@ -8,6 +8,7 @@ does. The local stack and the tests both speak to the API function through these
 from __future__ import annotations
 
 import base64
+import hashlib
 import time
 import uuid
 from collections.abc import Iterable, Mapping
@@ -16,10 +17,21 @@ from typing import Any
 
 STAGE = "Prod"
 ACCOUNT_ID = "123456789012"
+IAM_AND_COGNITO_IDENTITY = (
+    "cognitoIdentityPoolId", "accountId", "cognitoIdentityId", "caller", "accessKey",
+    "cognitoAuthenticationType", "cognitoAuthenticationProvider", "userArn", "user", "principalOrgId",
+)
+
+
+def resource_id(resource: str) -> str:
+    """A stable six-character id for a resource path, standing in for API Gateway's resource ids."""
+    return hashlib.sha256(resource.encode("utf-8")).hexdigest()[:6]
 
 
 @dataclass(frozen=True)
 class Route:
+    """One method on one resource path of the REST API, as the template declares it."""
+
     method: str
     resource: str  # e.g. "/jobs/{jobId}/vectors" or "/models/{model+}"
 
@@ -77,6 +89,13 @@ def proxy_event(
     body: bytes | None = None,
     source_ip: str = "127.0.0.1",
 ) -> dict[str, Any]:
+    """The REST proxy event API Gateway would send for a request, as a dict ready to invoke with.
+
+    Takes the matched route and its path parameters, the method, path, headers (a mapping or
+    pairs; repeated names kept), query pairs, the body's bytes and the caller's address. The
+    single-value maps keep the last value of a repeated name; a body that is not UTF-8 travels
+    base64 with `isBase64Encoded`; empty parts are null, as in a real event.
+    """
     header_pairs = list(headers.items()) if isinstance(headers, Mapping) else list(headers)
     query_pairs = list(query)
     single_headers: dict[str, str] = {}
@@ -97,6 +116,9 @@ def proxy_event(
         except UnicodeDecodeError:
             text_body, is_base64 = base64.b64encode(body).decode("ascii"), True
     lowered = {k.lower(): v for k, v in single_headers.items()}
+    domain = lowered.get("host", "localhost")
+    now = time.time()
+    request_id = str(uuid.uuid4())
     return {
         "resource": route.resource,
         "path": path,
@@ -114,16 +136,23 @@ def proxy_event(
             # URL from this, and a stage prefix here would point "Try it out" at /Prod/... locally.
             "path": path,
             "stage": STAGE,
-            "requestId": str(uuid.uuid4()),
-            "requestTimeEpoch": int(time.time() * 1000),
+            "requestId": request_id,
+            "extendedRequestId": request_id,
+            "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+            "requestTimeEpoch": int(now * 1000),
+            "resourceId": resource_id(route.resource),
             "accountId": ACCOUNT_ID,
             "apiId": "local",
             "protocol": "HTTP/1.1",
-            "domainName": lowered.get("host", "localhost"),
+            "domainName": domain,
+            "domainPrefix": domain.split(".", 1)[0],
             "identity": {
+                # Null unless IAM or Cognito signs the request, which this API never asks for.
+                **dict.fromkeys(IAM_AND_COGNITO_IDENTITY),
                 "sourceIp": source_ip,
                 "userAgent": lowered.get("user-agent"),
                 "apiKey": lowered.get("x-api-key"),
+                "apiKeyId": None,
             },
         },
         "body": text_body,

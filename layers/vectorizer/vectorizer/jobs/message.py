@@ -26,6 +26,8 @@ SIGNATURE_PATTERN = r"^[0-9a-f]{64}$"
 
 
 class ChunkItem(BaseModel):
+    """One text of a job: its position in the job (`index`), the caller's `id` and the `text`."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     index: int = Field(ge=0)
@@ -34,6 +36,8 @@ class ChunkItem(BaseModel):
 
 
 class ChunkMessage(BaseModel):
+    """One queue message: chunk `chunk` of job `jobId`, its config, purpose, items and sealed token."""
+
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     version: Literal[1] = 1
@@ -77,6 +81,7 @@ class ChunkMessage(BaseModel):
         return self
 
     def to_json(self) -> str:
+        """The message body as sent: JSON with the public (camelCase) names, absent fields left out."""
         return self.model_dump_json(by_alias=True, exclude_none=True)
 
 
@@ -123,7 +128,8 @@ def plan_chunks(
     """Split items into chunks of at most `chunk_size`, each message under `max_message_bytes`.
 
     `envelope_bytes` is the size of the message around its items (config, ids, sealed token).
-    A single item too large for any message is a caller error checked before this point.
+    Returns the chunks in item order. A single item too large for any message is a caller error
+    checked before this point; here it raises ValueError.
     """
     budget = max_message_bytes - envelope_bytes
     chunks: list[list[ChunkItem]] = []
@@ -144,7 +150,7 @@ def plan_chunks(
 
 
 def envelope_size(template: ChunkMessage) -> int:
-    """Bytes of a message minus its items, with room for the widest chunk and count numbers."""
+    """Takes a message; returns its bytes without items, plus room for the widest chunk and count numbers."""
     shell = json.loads(template.to_json())
     shell["items"] = []
     return len(json.dumps(shell, ensure_ascii=False).encode("utf-8")) + 32
