@@ -43,6 +43,11 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def stack_ports() -> dict[str, str]:
+    """Free loopback ports for one stack's moto, model endpoint and API, as the env it reads them from."""
+    return {"MOTO_PORT": str(free_port()), "LOCAL_MODEL_PORT": str(free_port()), "LOCAL_API_PORT": str(free_port())}
+
+
 # The stack talks to moto alone: a developer's profile (which boto3 would try to load) stays out.
 REAL_AWS_SETTINGS = ("AWS_PROFILE", "AWS_SESSION_TOKEN")
 
