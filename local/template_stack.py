@@ -56,6 +56,23 @@ def _get_atts(value: Any) -> set[tuple[str, str]]:
     return found
 
 
+PSEUDO_PARAMETERS = {"AWS::Region", "AWS::AccountId", "AWS::Partition", "AWS::StackName", "AWS::StackId",
+                     "AWS::URLSuffix", "AWS::NoValue", "AWS::NotificationARNs"}
+
+
+def _names(value: Any) -> set[str]:
+    """The logical names a template value refers to (Ref, Fn::GetAtt, ${...} in Fn::Sub)."""
+    found = {resource for resource, _ in _get_atts(value)}
+    for node in _walk(value):
+        if isinstance(node, dict) and isinstance(node.get("Ref"), str):
+            found.add(node["Ref"])
+        if isinstance(node, dict) and "Fn::Sub" in node:
+            sub = node["Fn::Sub"]
+            text, extra = (sub, {}) if isinstance(sub, str) else (sub[0], sub[1])
+            found.update(name for name in re.findall(r"\$\{([^}!.]+)\}", text) if name not in extra)
+    return found
+
+
 def _output_name(resource: str, attribute: str) -> str:
     return "Att" + re.sub(r"[^A-Za-z0-9]", "", f"{resource}{attribute}")
 
@@ -77,6 +94,14 @@ def stateful_template(template: Mapping[str, Any]) -> dict[str, Any]:
         name: resource for name, resource in template["Resources"].items()
         if not resource["Type"].startswith(SERVERLESS_PREFIX)
     }
+    # A plain resource that names a Serverless one (the authorizer's invoke permission) cannot be
+    # created without it: leave it out too, and whatever names it in turn.
+    while True:
+        orphans = {name for name, resource in resources.items() if _names(resource) - set(resources)
+                   - set(template.get("Parameters", {})) - PSEUDO_PARAMETERS}
+        if not orphans:
+            break
+        resources = {name: resource for name, resource in resources.items() if name not in orphans}
     # Attributes read by the functions: their environment, and their event sources (the queue ARN).
     functions = [r.get("Properties", {}) for r in template["Resources"].values()
                  if r["Type"] == "AWS::Serverless::Function"]
