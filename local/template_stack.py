@@ -18,6 +18,8 @@ from typing import Any
 
 from cfnlint.decode import cfn_yaml
 
+from local.api_gateway import MethodAuth
+
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_PATH = ROOT / "template.yaml"
 SERVERLESS_PREFIX = "AWS::Serverless::"
@@ -246,3 +248,49 @@ def queue_events(template: Mapping[str, Any], function: str) -> list[dict[str, A
     """The `SQS` event sources of a function, with their properties as written."""
     events = template["Resources"][function].get("Properties", {}).get("Events", {})
     return [event["Properties"] for event in events.values() if event["Type"] == "SQS"]
+
+
+def _authorizer_function(scheme: Mapping[str, Any]) -> str | None:
+    """The Lambda function (logical id) behind an OpenAPI Lambda authorizer scheme, if it is one."""
+    authorizer = scheme.get("x-amazon-apigateway-authorizer")
+    if not authorizer:
+        return None
+    uri = authorizer.get("authorizerUri", {})
+    text = uri.get("Fn::Sub") if isinstance(uri, dict) else uri
+    text = text[0] if isinstance(text, list) else text
+    found = re.search(r"\$\{([A-Za-z0-9]+)\.Arn\}", text or "")
+    return found.group(1) if found else None
+
+
+def route_auth(stack: DeployedStack, api: str) -> dict[tuple[str, str], MethodAuth]:
+    """(method, path) -> what API Gateway requires of it, read from the API's DefinitionBody.
+
+    Takes the deployed stack (its parameters decide each `Fn::If`) and the API's logical id; a
+    route the body does not list (or lists with empty `security`) requires nothing.
+    """
+    properties = stack.template["Resources"][api].get("Properties", {})
+    body = properties.get("DefinitionBody") or {}
+    schemes = (body.get("components") or {}).get("securitySchemes") or {}
+    key_source = str(stack.resolve(properties.get("ApiKeySourceType", "HEADER")) or "HEADER")
+    found: dict[tuple[str, str], MethodAuth] = {}
+    for path, methods in (body.get("paths") or {}).items():
+        for method, operation in methods.items():
+            security = stack.resolve(operation.get("security")) or []
+            names = {name for requirement in security for name in requirement}
+            if not names:
+                continue
+            authorizers = [_authorizer_function(schemes.get(name, {})) for name in names]
+            api_key = any(schemes.get(name, {}).get("type") == "apiKey" and not authorizer
+                          for name, authorizer in zip(names, authorizers, strict=True))
+            found[(method.upper(), path)] = MethodAuth(
+                api_key=api_key, authorizer=next((a for a in authorizers if a), None), key_source=key_source)
+    return found
+
+
+def api_of(template: Mapping[str, Any], function: str) -> str | None:
+    """The REST API (logical id) a function's `Api` events belong to."""
+    events = template["Resources"][function].get("Properties", {}).get("Events", {})
+    for event in events.values():
+        if event["Type"] == "Api" and isinstance(event["Properties"].get("RestApiId"), dict):
+            return event["Properties"]["RestApiId"].get("Ref")
+    return None
