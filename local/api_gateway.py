@@ -8,6 +8,7 @@ does. The local stack and the tests both speak to the API function through these
 from __future__ import annotations
 
 import base64
+import fnmatch
 import hashlib
 import time
 import uuid
@@ -175,3 +176,99 @@ def http_answer(result: Mapping[str, Any]) -> tuple[int, list[tuple[str, str]], 
     raw = result.get("body") or ""
     body = base64.b64decode(raw) if result.get("isBase64Encoded") else raw.encode("utf-8")
     return status, headers, body
+
+
+# ------------------------------------------------------------------------------------------------
+# API keys and REQUEST Lambda authorizers, as API Gateway applies them to a REST API's method.
+
+
+@dataclass(frozen=True)
+class MethodAuth:
+    """What a method requires, as the template wires it: an API key, a Lambda authorizer, both."""
+
+    api_key: bool = False
+    authorizer: str | None = None  # the authorizer's function (logical id)
+    key_source: str = "HEADER"  # the REST API's ApiKeySourceType: HEADER or AUTHORIZER
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """An answer API Gateway gives itself, without calling the integration."""
+
+    status: int
+    body: dict[str, Any]
+
+
+FORBIDDEN = Refusal(403, {"message": "Forbidden"})
+UNAUTHORIZED = Refusal(401, {"message": "Unauthorized"})
+DENIED = Refusal(403, {"Message": "User is not authorized to access this resource with an explicit deny"})
+AUTHORIZER_FAILED = Refusal(500, {"message": None})
+
+
+def method_arn(event: Mapping[str, Any], region: str = "us-east-1") -> str:
+    """The execute-api ARN of the method a proxy event calls (what a policy must allow)."""
+    context = event["requestContext"]
+    return (f"arn:aws:execute-api:{region}:{context['accountId']}:{context['apiId']}/{context['stage']}/"
+            f"{event['httpMethod']}{event['path']}")
+
+
+def authorizer_event(event: Mapping[str, Any]) -> dict[str, Any]:
+    """The REQUEST authorizer event for a proxy event: the same request, no body, plus methodArn."""
+    context = {k: v for k, v in event["requestContext"].items() if k != "authorizer"}
+    return {
+        "type": "REQUEST",
+        "methodArn": method_arn(event),
+        **{k: event[k] for k in ("resource", "path", "httpMethod", "headers", "multiValueHeaders",
+                                 "queryStringParameters", "multiValueQueryStringParameters",
+                                 "pathParameters", "stageVariables")},
+        "requestContext": context,
+    }
+
+
+def _allows(answer: Mapping[str, Any], arn: str) -> bool:
+    """Whether the authorizer's policy allows `arn` and denies nothing that covers it."""
+    statements = (answer.get("policyDocument") or {}).get("Statement") or []
+    allowed = False
+    for statement in statements:
+        actions = statement.get("Action", [])
+        actions = [actions] if isinstance(actions, str) else actions
+        if not any(fnmatch.fnmatchcase("execute-api:Invoke", action) for action in actions):
+            continue
+        resources = statement.get("Resource", [])
+        resources = [resources] if isinstance(resources, str) else resources
+        if any(fnmatch.fnmatchcase(arn, resource) for resource in resources):
+            if statement.get("Effect") == "Deny":
+                return False
+            allowed = allowed or statement.get("Effect") == "Allow"
+    return allowed
+
+
+def authorize_event(
+    event: Mapping[str, Any], auth: MethodAuth, answer: Mapping[str, Any] | None, api_keys: Mapping[str, str],
+) -> dict[str, Any] | Refusal:
+    """The proxy event API Gateway hands the integration, or the refusal it answers instead.
+
+    Takes the event, what the method requires, the authorizer's answer (None without an
+    authorizer) and the valid keys (value -> key id). A policy that does not allow the method is
+    403; a missing or unknown key 403 `{"message": "Forbidden"}`, as API Gateway answers. A passed
+    request carries `requestContext.identity.apiKey`/`apiKeyId` and `requestContext.authorizer`
+    (principalId and the authorizer's context).
+    """
+    passed = {**event, "requestContext": {**event["requestContext"],
+                                          "identity": dict(event["requestContext"].get("identity") or {})}}
+    if auth.authorizer is not None:
+        if not isinstance(answer, Mapping) or "principalId" not in answer:
+            return AUTHORIZER_FAILED
+        if not _allows(answer, method_arn(event)):
+            return DENIED
+        passed["requestContext"]["authorizer"] = {"principalId": answer["principalId"],
+                                                  **(answer.get("context") or {})}
+    if auth.api_key:
+        if auth.key_source == "AUTHORIZER":
+            key = (answer or {}).get("usageIdentifierKey")
+        else:
+            key = next((v for k, v in (event.get("headers") or {}).items() if k.lower() == "x-api-key"), None)
+        if not key or key not in api_keys:
+            return FORBIDDEN
+        passed["requestContext"]["identity"].update({"apiKey": key, "apiKeyId": api_keys[key]})
+    return passed

@@ -25,6 +25,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
+from vectorizer.api.api_keys import bearer_is_api_key
 from vectorizer.errors import VectorizerError
 from vectorizer.protocols import hf_inference_api as hf
 from vectorizer.protocols import openai_embeddings as openai
@@ -47,8 +48,10 @@ def _token_to(destination: str) -> Callable[[], str]:
 
     def token() -> str:
         headers = router.current_event.headers
-        return token_for(headers.get(TOKEN_HEADER), headers.get("Authorization"), services().default_token,
-                         destination)
+        # A bearer the authorizer took as this service's API key is no Hugging Face token.
+        consumed = bearer_is_api_key(router.current_event.get("requestContext", {}).get("authorizer"))
+        authorization = None if consumed else headers.get("Authorization")
+        return token_for(headers.get(TOKEN_HEADER), authorization, services().default_token, destination)
 
     return token
 
