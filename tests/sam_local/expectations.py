@@ -7,6 +7,7 @@ makes it). A new event file without an entry here fails the run.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -125,6 +126,29 @@ def check_openai_embeddings(answer: Any, stack: SamLocal) -> None:
     assert body.get("usage") == {"prompt_tokens": 21, "total_tokens": 21}
 
 
+def check_authorizer(answer: Any, stack: SamLocal) -> None:
+    # Allow, with the bearer handed to API Gateway as the usage plan's key (it checks the key).
+    event = json.loads((EVENTS / "authorizer-request.json").read_text())
+    key = "sam-local-example-api-key-0000000000000"
+    assert answer == {
+        "principalId": f"key-{hashlib.sha256(key.encode()).hexdigest()[:16]}",
+        "policyDocument": {"Version": "2012-10-17", "Statement": [
+            {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": event["methodArn"]}]},
+        "usageIdentifierKey": key,
+        "context": {"apiKeySource": "bearer"},
+    }
+
+
+def check_hf_with_bearer_key(answer: Any, stack: SamLocal) -> None:
+    # The bearer was the service's API key, so the default token embeds; without one, a 401.
+    env = stack.env["ApiFunction"]
+    if env.get("HUGGINGFACE_APIKEY") or env.get("HUGGINGFACE_APIKEY_SECRET_ARN"):
+        assert_vectors(ok_body(answer)[1], 2)
+    else:
+        status, _, body = proxy_answer(answer)
+        assert status == 401, body
+
+
 def check_bad_config(answer: Any, stack: SamLocal) -> None:
     assert_error(answer, 400, "invalid_config",
                  "config: only one setting must be set either 'model' or 'passageModel' with 'queryModel'")
@@ -216,6 +240,8 @@ EXPECTATIONS: dict[str, Expectation] = {
     "api-vectorize-no-token.json": Expectation("ApiFunction", check_no_token),
     "api-hf-feature-extraction.json": Expectation("ApiFunction", check_hf_feature_extraction),
     "api-openai-embeddings.json": Expectation("ApiFunction", check_openai_embeddings),
+    "api-hf-feature-extraction-bearer-key.json": Expectation("ApiFunction", check_hf_with_bearer_key),
+    "authorizer-request.json": Expectation("AuthorizerFunction", check_authorizer),
     "api-vectorize-async.json": Expectation("ApiFunction", check_async),
     "worker-chunk.json": Expectation("WorkerFunction", check_worker_chunk),
     "api-get-job.json": Expectation("ApiFunction", check_get_job, needs_job=True),
