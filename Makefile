@@ -7,6 +7,8 @@ STAMP := $(VENV)/.installed
 SAM_VENV := .venv-sam
 SAM := $(SAM_VENV)/bin/sam
 SAM_STAMP := $(SAM_VENV)/.installed
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
@@ -26,14 +28,26 @@ $(SAM_STAMP): requirements-sam.txt
 	$(SAM_VENV)/bin/python -m pip install --quiet -r requirements-sam.txt
 	touch $@
 
-lint: $(STAMP)
+$(CHECKOV_STAMP): requirements-checkov.txt
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON311) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements-checkov.txt
+	touch $@
+
+lint: $(STAMP) $(CHECKOV_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/cfn-lint template.yaml
+	$(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml
 
 ## The whole suite: lint, unit, integration on moto, end-to-end on the local stack with the real model.
+## The sam_local tests need Docker and `sam build`: deselected here (reported as deselected), run by `make sam-local`.
 test: lint validate
 	scripts/install-chromium.sh
-	$(PY) -m pytest
+	$(PY) -m pytest -m "not sam_local"
+
+## The fast tests only: everything but the local stack's end-to-end tests and the sam_local ones.
+unit: $(STAMP)
+	$(PY) -m pytest -m "not e2e and not sam_local"
 
 validate: $(SAM_STAMP)
 	$(SAM) validate --lint
@@ -45,20 +59,23 @@ build: $(SAM_STAMP)
 local: $(STAMP)
 	$(PY) -m local.stack
 
-## The sample corpus as one bulk job through the local stack, with a summary and a neighbour search.
+## The sample corpus as one bulk job through the local stack, with a summary, checks and a neighbour search.
+## DEMO_LIMIT=N vectorizes only the first N texts. The layer is on the path: the job client reads the API's models.
 demo: $(STAMP)
-	$(PY) -m demo.run_demo
+	PYTHONPATH=layers/vectorizer $(PY) -m demo.run_demo
 
 ## docs/openapi.json and docs/queue-message.schema.json, regenerated from the code (tests keep them current).
 docs: $(STAMP)
 	AWS_DEFAULT_REGION=us-east-1 $(PY) scripts/write_docs.py
 
-## `sam build`, then `sam local invoke` of every event in events/ against the local stack, offline:
-## a Docker engine (started here when none answers, and then stopped even on failure or Ctrl-C),
-## the stand-in base image (built only when public.ecr.aws/lambda/python:3.11-x86_64 is missing).
+## `sam build`, then `sam local invoke` of every event in events/ against the local stack, offline, as
+## the pytest tests of tests/sam_local (one per event): a Docker engine (started here when none answers,
+## and then stopped even on failure or Ctrl-C), the stand-in base image (built only when
+## public.ecr.aws/lambda/python:3.11-x86_64 is missing). --durations=0 prints each invoke's seconds.
 sam-local: $(STAMP) build
 	trap 'scripts/docker-engine.sh stop' EXIT; \
-	scripts/docker-engine.sh start && scripts/standin-image.sh && $(PY) scripts/sam_local.py
+	scripts/docker-engine.sh start && scripts/standin-image.sh && \
+	$(PY) -m pytest -m sam_local --durations=0 tests/sam_local
 
 clean:
 	rm -rf .aws-sam .pytest_cache .ruff_cache

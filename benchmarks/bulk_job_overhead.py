@@ -1,6 +1,6 @@
 """How much a bulk job through the whole service costs over calling the model endpoint directly.
 
-    .venv/bin/python -m benchmarks.bulk_job_overhead [--texts 1000]
+    PYTHONPATH=layers/vectorizer .venv/bin/python -m benchmarks.bulk_job_overhead [--texts 1000]
 
 Everything is measured in one run, on one machine, against one local stack (the real model on
 the CPU), so only ratios are reported:
@@ -24,7 +24,8 @@ from pathlib import Path
 import httpx
 from huggingface_hub import InferenceClient
 
-from local.launcher import free_port, started_stack
+from local.job_client import read_vectors, wait_for_job
+from local.launcher import stack_ports, started_stack
 
 MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 CORPUS = Path(__file__).resolve().parent.parent / "demo" / "corpus.jsonl"
@@ -63,17 +64,9 @@ def ours(api: str, texts: list[str]) -> float:
     started = time.perf_counter()
     with httpx.Client(base_url=api, timeout=120) as client:
         job = client.post("/vectorize", json={"config": {"model": MODEL}, "texts": texts, "mode": "async"}).json()
-        while (status := client.get(f"/jobs/{job['jobId']}").json())["status"] in ("queued", "running"):
-            time.sleep(0.2)
-        assert (status["status"], status["succeeded"]) == ("succeeded", len(texts)), status
-        read, token = 0, None
-        while True:
-            page = client.get(f"/jobs/{job['jobId']}/vectors",
-                              params={"limit": 1000, **({"nextToken": token} if token else {})}).json()
-            read += len(page["items"])
-            if (token := page["nextToken"]) is None:
-                break
-        assert read == len(texts)
+        status = wait_for_job(client, job["jobId"], timeout=1800, interval=0.2)
+        assert (status.status, status.succeeded) == ("succeeded", len(texts)), status
+        assert len(read_vectors(client, status.job_id)) == len(texts)
     return time.perf_counter() - started
 
 
@@ -81,8 +74,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--texts", type=int, default=1000)
     texts = load_texts(parser.parse_args().texts)
-    ports = {"MOTO_PORT": str(free_port()), "LOCAL_MODEL_PORT": str(free_port()), "LOCAL_API_PORT": str(free_port())}
-    with started_stack(env={**ports, "HF_API_BASE_URL": ""}) as stack:
+    with started_stack(env={**stack_ports(), "HF_API_BASE_URL": ""}) as stack:
         ideal(stack.model, texts[:64])  # warm the model and the connection pools once
         seconds = {"ideal": ideal(stack.model, texts), "peer": peer(stack.model, texts), "ours": ours(stack.api, texts)}
     print(f"{len(texts)} texts, one run, one machine (seconds are for this run only):")

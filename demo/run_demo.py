@@ -1,26 +1,36 @@
 """The main job on embedded defaults: a bulk job of the sample corpus through the local stack.
 
 Starts `python -m local.stack`, submits demo/corpus.jsonl as one job over HTTP, follows
-`GET /jobs/{id}` with a progress bar, prints a summary, then embeds a few questions with
-`purpose: query` and prints their nearest neighbours among the stored vectors, and stops the stack.
+`GET /jobs/{id}` with a progress bar, prints a summary, checks what was stored, then embeds a few
+questions with `purpose: query` and prints their nearest neighbours among the stored vectors, and
+stops the stack. Exits non-zero when the job does not end `succeeded` or a check fails.
+
+    DEMO_LIMIT=200 make demo     # only the first 200 texts (CI); default: the whole corpus
+    DEMO_VERBOSE=1 make demo     # the stack's own log on the terminal
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 import sys
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import httpx
 from tqdm import tqdm
 
+from local.job_client import JobDidNotEnd, cosine, items_done, read_vectors, wait_for_job
 from local.launcher import started_stack
+from vectorizer.api.models import JobStatus, VectorItem
 
 CORPUS = Path(__file__).with_name("corpus.jsonl")
 MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+JOB_TIMEOUT = 1800  # seconds: the whole corpus on a busy 2-core machine takes well under a tenth of it
+# The same text through the inline route and through the job: float32 storage and other batch
+# padding move a vector by ~1e-7, nowhere near this.
+SAME_VECTOR = 0.9999
 QUESTIONS = [
     "How do I compress data so it takes less space?",
     "Pick a random element from a list",
@@ -30,70 +40,111 @@ QUESTIONS = [
 ]
 
 
-def follow(client: httpx.Client, job_id: str, total: int) -> dict:
-    with tqdm(total=total, unit="text", desc="vectorizing", file=sys.stdout) as bar:
-        while True:
-            job = client.get(f"/jobs/{job_id}").raise_for_status().json()
-            bar.update(job["succeeded"] + job["failed"] - bar.n)
-            if job["status"] in ("succeeded", "failed", "partial"):
-                return job
-            time.sleep(0.5)
+def demo_limit(env: Mapping[str, str]) -> int | None:
+    """How many corpus texts to vectorize, from DEMO_LIMIT in `env`: None (all of them) when unset or empty.
+
+    Raises SystemExit with a message when it is not a whole number above zero.
+    """
+    raw = env.get("DEMO_LIMIT", "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise SystemExit(f"DEMO_LIMIT must be a whole number above 0, not {raw!r}")
+    return int(raw)
 
 
-def stored_vectors(client: httpx.Client, job_id: str) -> list[dict]:
-    items, token = [], None
-    while True:
-        params = {"limit": 1000, **({"nextToken": token} if token else {})}
-        page = client.get(f"/jobs/{job_id}/vectors", params=params).raise_for_status().json()
-        items.extend(page["items"])
-        token = page["nextToken"]
-        if token is None:
-            return items
+def load_rows(limit: int | None, corpus: Path = CORPUS) -> list[dict]:
+    """The corpus rows (`{"id", "text"}`), the first `limit` of them when given."""
+    rows = [json.loads(line) for line in corpus.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return rows if limit is None else rows[:limit]
 
 
-def cosine(a: list[float], b: list[float]) -> float:
-    norms = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
-    return sum(x * y for x, y in zip(a, b, strict=True)) / norms if norms else 0.0
+def job_problems(job: JobStatus, rows: Sequence[dict], items: Sequence[VectorItem]) -> list[str]:
+    """What is wrong with a finished job and its stored vectors, for the texts in `rows`; [] when nothing.
+
+    The job must have succeeded with every text, and the stored vectors must be one per text, in
+    order, under the text's id, each of the job's dimensions.
+    """
+    problems = []
+    if (job.status, job.total, job.succeeded, job.failed) != ("succeeded", len(rows), len(rows), 0):
+        problems.append(f"the job ended {job.status} with {job.succeeded} of {len(rows)} texts vectorized "
+                        f"and {job.failed} failed (total {job.total})"
+                        + (f": {job.failure_reason}" if job.failure_reason else ""))
+        problems.extend(f"item {error.index} ({error.id}): {error.error}" for error in job.errors[:5])
+    if [item.index for item in items] != list(range(len(rows))):
+        problems.append(f"{len(items)} vectors stored, expected one for each of the {len(rows)} texts, in order")
+    elif [item.id for item in items] != [row["id"] for row in rows]:
+        problems.append("the stored vectors' ids are not the texts' ids, in order")
+    wrong = [item.index for item in items if len(item.vector) != job.dimensions]
+    if wrong:
+        problems.append(f"{len(wrong)} stored vectors do not have {job.dimensions} dimensions (first: {wrong[0]})")
+    return problems
 
 
-def run_job(client: httpx.Client, rows: list[dict]) -> dict:
+def run_job(client: httpx.Client, rows: list[dict]) -> JobStatus:
+    """Submit `rows` as one async job, follow it with a progress bar, print the summary; the final status."""
     started = time.monotonic()
     accepted = client.post("/vectorize", json={
         "config": {"model": MODEL}, "mode": "async",
         "texts": [row["text"] for row in rows], "ids": [row["id"] for row in rows],
     }).raise_for_status().json()
     print(f"job {accepted['jobId']}: {accepted['total']} texts in {accepted['chunks']} chunks")
-    job = follow(client, accepted["jobId"], accepted["total"])
+    with tqdm(total=accepted["total"], unit="text", desc="vectorizing", file=sys.stdout) as bar:
+        job = wait_for_job(client, accepted["jobId"], timeout=JOB_TIMEOUT,
+                           on_progress=lambda status: bar.update(items_done(status) - bar.n))
     seconds = time.monotonic() - started
-    print(f"\nstatus {job['status']}: items {job['total']}, seconds {seconds:.1f}, "
-          f"items/s {job['total'] / seconds:.1f}, failures {job['failed']}")
+    print(f"\nstatus {job.status}: items {job.total}, seconds {seconds:.1f}, "
+          f"items/s {job.total / seconds:.1f}, failures {job.failed}")
     return job
 
 
-def show_neighbours(client: httpx.Client, job_id: str, rows: list[dict]) -> None:
-    corpus = stored_vectors(client, job_id)
+def inline_problems(client: httpx.Client, rows: list[dict], items: Sequence[VectorItem]) -> list[str]:
+    """The first text vectorized inline must get the vector the job stored for it; [] when it does."""
+    answer = client.post("/vectorize", json={
+        "config": {"model": MODEL}, "texts": [rows[0]["text"]], "mode": "sync",
+    }).raise_for_status().json()
+    similarity = cosine(answer["vectors"][0], items[0].vector)
+    print(f"\n{rows[0]['id']}: inline vector vs stored vector, cosine {similarity:.6f}")
+    return [] if similarity >= SAME_VECTOR else [
+        f"{rows[0]['id']}: the inline vector differs from the stored one (cosine {similarity:.6f} < {SAME_VECTOR})"]
+
+
+def show_neighbours(client: httpx.Client, items: Sequence[VectorItem], rows: list[dict]) -> None:
+    """Embed QUESTIONS as queries and print each one's three nearest stored texts."""
     texts = {row["id"]: row["text"] for row in rows}
     queries = client.post("/vectorize", json={
         "config": {"model": MODEL}, "texts": QUESTIONS, "purpose": "query", "mode": "sync",
     }).raise_for_status().json()
-    print(f"\nnearest neighbours among {len(corpus)} stored vectors ({queries['dimensions']} dimensions):")
+    print(f"\nnearest neighbours among {len(items)} stored vectors ({queries['dimensions']} dimensions):")
     for question, vector in zip(QUESTIONS, queries["vectors"], strict=True):
-        ranked = sorted(corpus, key=lambda item: -cosine(vector, item["vector"]))[:3]
+        ranked = sorted(((cosine(vector, item.vector), item) for item in items), key=lambda pair: -pair[0])[:3]
         print(f"\n  {question}")
-        for item in ranked:
-            print(f"    {cosine(vector, item['vector']):.3f}  {item['id']}: {texts[item['id']][:90]}")
+        for similarity, item in ranked:
+            print(f"    {similarity:.3f}  {item.id}: {texts[item.id][:90]}")
 
 
 def main() -> None:
-    rows = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()]
-    print(f"starting the local stack (moto, {MODEL} on the CPU, API, event source)...", flush=True)
+    """Run the demo; raises SystemExit with the reasons when the job or a check fails."""
+    limit = demo_limit(os.environ)
+    rows = load_rows(limit)
+    scope = f"the first {len(rows)} texts of the corpus" if limit else f"the whole corpus ({len(rows)} texts)"
+    print(f"starting the local stack (moto, {MODEL} on the CPU, API, event source) for {scope}...", flush=True)
+    problems: list[str] = []
     with started_stack(quiet=not os.environ.get("DEMO_VERBOSE")) as stack, \
             httpx.Client(base_url=stack.api, timeout=60) as client:
-        job = run_job(client, rows)
-        show_neighbours(client, job["jobId"], rows)
+        try:
+            job = run_job(client, rows)
+        except JobDidNotEnd as late:
+            raise SystemExit(f"demo failed: {late}") from None
+        items = read_vectors(client, job.job_id)
+        problems = job_problems(job, rows, items)
+        if not problems:
+            problems = inline_problems(client, rows, items)
+            show_neighbours(client, items, rows)
     print("\nlocal stack stopped")
-    if job["failed"] or job["status"] != "succeeded":
-        raise SystemExit(f"the job ended {job['status']} with {job['failed']} failed item(s)")
+    if problems:
+        raise SystemExit("demo failed:\n  " + "\n  ".join(problems))
+    print(f"demo passed: {len(rows)} texts vectorized and stored, each check held")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,16 +43,67 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def stack_ports() -> dict[str, str]:
+    """Free loopback ports for one stack's moto, model endpoint and API, as the env it reads them from."""
+    return {"MOTO_PORT": str(free_port()), "LOCAL_MODEL_PORT": str(free_port()), "LOCAL_API_PORT": str(free_port())}
+
+
 # The stack talks to moto alone: a developer's profile (which boto3 would try to load) stays out.
 REAL_AWS_SETTINGS = ("AWS_PROFILE", "AWS_SESSION_TOKEN")
 
 
-def _forward(stream, sink) -> None:
-    # Keep draining the child's stdout after `ready`, so it can never block on a full pipe.
-    for line in stream:
-        if sink is not None:
-            sink.write(line)
-            sink.flush()
+class StackOutput:
+    """The stack's stdout, drained by a thread of its own from the start, and its `ready` line.
+
+    Draining never stops, so the child can never block on a full pipe; waiting for `ready` has a
+    deadline of its own, so a stack that hangs, or whose children keep the pipe open after it died,
+    can never hang the caller.
+    """
+
+    def __init__(self, process: subprocess.Popen[str], sink: IO[str] | None = None) -> None:
+        """Start draining `process.stdout` (text mode), copying each line into `sink` when given."""
+        if process.stdout is None:
+            raise ValueError("the stack's stdout must be a pipe")
+        self._process = process
+        self._sink = sink
+        self._ready: ReadyStack | None = None
+        self._settled = threading.Event()  # set on the ready line, or when stdout ends
+        self._thread = threading.Thread(target=self._drain, args=(process.stdout,), daemon=True)
+        self._thread.start()
+
+    def _drain(self, stream: IO[str]) -> None:
+        try:
+            for line in stream:
+                if self._sink is not None:
+                    try:
+                        self._sink.write(line)
+                        self._sink.flush()
+                    except ValueError:  # the log was closed under us: keep draining regardless
+                        self._sink = None
+                if self._ready is None and line.startswith("ready"):
+                    self._ready = parse_ready_line(line)
+                    self._settled.set()
+        finally:
+            self._settled.set()
+
+    def ready(self, timeout: float, log_path: Path | None = None) -> ReadyStack:
+        """The stack's ready line, read within `timeout` seconds.
+
+        Raises RuntimeError, after killing the process, when the stack stops or the time runs out
+        before it says `ready` (with the end of `log_path` in the message when given).
+        """
+        ended = self._settled.wait(timeout)
+        if self._ready is not None:
+            return self._ready
+        # Its stdout ended without `ready`: it stopped (or closed stdout, which is as good as dead).
+        why = "stopped before it was ready" if ended else f"was not ready within {timeout:g} s"
+        if self._process.poll() is None:
+            self._process.kill()
+        raise RuntimeError(f"the local stack {why} (exit code {self._process.wait()}){_tail(log_path)}")
+
+    def join(self, timeout: float) -> None:
+        """Wait up to `timeout` seconds for the stack's stdout to end (after the process stopped)."""
+        self._thread.join(timeout)
 
 
 def _tail(log_path: Path | None, lines: int = 40) -> str:
@@ -83,35 +135,16 @@ def started_stack(
         args, cwd=ROOT, env={**base, **(env or {})}, text=True, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
         stderr=log if log is not None else (subprocess.DEVNULL if quiet else None),
     )
-    assert process.stdout is not None
-    sink = log if log is not None else (None if quiet else sys.stdout)
-    timer = threading.Timer(ready_timeout, process.kill)
-    timer.start()
-    forwarder = threading.Thread(target=_forward, args=(process.stdout, sink), daemon=True)
+    output = StackOutput(process, sink=log if log is not None else (None if quiet else sys.stdout))
     try:
-        ready = None
-        for line in process.stdout:
-            if sink is not None:
-                sink.write(line)
-            if line.startswith("ready"):
-                ready = parse_ready_line(line)
-                break
-        timed_out = not timer.is_alive() and process.poll() is not None
-        timer.cancel()
-        if ready is None:
-            why = f"was not ready within {ready_timeout:.0f} s" if timed_out else "stopped before it was ready"
-            raise RuntimeError(f"the local stack {why} (exit code {process.wait()}){_tail(log_path)}")
-        forwarder.start()
-        yield ready
+        yield output.ready(ready_timeout, log_path)
     finally:
-        timer.cancel()
         process.terminate()
         try:
             process.wait(30)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-        if forwarder.is_alive():
-            forwarder.join(5)  # the child is gone: its stdout ends, and the log may be closed
+        output.join(5)  # the child is gone: its stdout ends, and the log may be closed
         if log is not None:
             log.close()

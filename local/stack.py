@@ -8,6 +8,10 @@
   HF_API_BASE_URL names another endpoint);
 - the API on LOCAL_API_PORT (3000): HTTP turned into API Gateway proxy events for ApiFunction;
 - the event source: the work queue polled and WorkerFunction invoked with SQS batches.
+With LOCAL_REQUIRE_API_KEY=1 the template is deployed with RequireApiKey=true and the API wants
+a key as API Gateway would: the keys of LOCAL_API_KEYS (comma list; one is made up and printed on
+the `ready` line when it is empty) are created in moto's API Gateway, and each keyed route runs
+the template's authorizer function first (403 `{"message": "Forbidden"}` for a missing or unknown key).
 Each function runs in processes of its own with the environment the template gives it. The
 servers the SAM-local containers must reach also listen on the docker0 address when it exists.
 """
@@ -18,6 +22,7 @@ import argparse
 import json
 import logging
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -35,10 +40,19 @@ from moto.server import ThreadedMotoServer
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from local.api_gateway import Route, find_route, http_answer, proxy_event
+from local.api_gateway import (
+    MethodAuth,
+    Refusal,
+    Route,
+    authorize_event,
+    authorizer_event,
+    find_route,
+    http_answer,
+    proxy_event,
+)
 from local.functions_pool import FunctionError, FunctionPool
 from local.sqs_event_source import SqsEventSource
-from local.template_stack import DeployedStack, api_routes, deploy, queue_events
+from local.template_stack import DeployedStack, api_of, api_routes, deploy, queue_events, route_auth
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -72,6 +86,10 @@ class StackSettings:
     # A reported failure comes back after the queue's visibility timeout in AWS (30 min here);
     # locally it is made visible again after this many seconds.
     redelivery_seconds: int = int(os.environ.get("LOCAL_REDELIVERY_SECONDS", "5"))
+    # The template's RequireApiKey for this stack (off by default: the local API is open).
+    require_api_key: bool = os.environ.get("LOCAL_REQUIRE_API_KEY", "") in ("1", "true")
+    api_keys: list[str] = field(default_factory=lambda: [
+        key.strip() for key in os.environ.get("LOCAL_API_KEYS", "").split(",") if key.strip()])
 
     @property
     def hosts(self) -> list[str]:
@@ -109,7 +127,22 @@ def provision(settings: StackSettings) -> DeployedStack:
         Name="vectorizer/local/hf-token", SecretString=settings.default_token
     )
     return deploy(_aws_client("cloudformation", settings),
-                  overrides={"HuggingFaceApiKeySecretArn": secret["ARN"]})
+                  overrides={"HuggingFaceApiKeySecretArn": secret["ARN"],
+                             "RequireApiKey": "true" if settings.require_api_key else "false"})
+
+
+def create_api_keys(settings: StackSettings) -> dict[str, str]:
+    """The valid API keys (value -> id), created in moto's API Gateway; {} with keys off.
+
+    With keys on and none given in LOCAL_API_KEYS, one is made up (settings.api_keys gets it).
+    """
+    if not settings.require_api_key:
+        return {}
+    if not settings.api_keys:
+        settings.api_keys = [secrets.token_urlsafe(24)]
+    apigateway = _aws_client("apigateway", settings)
+    return {value: apigateway.create_api_key(name=f"local-{n}", value=value, enabled=True)["id"]
+            for n, value in enumerate(settings.api_keys)}
 
 
 def function_environment(stack: DeployedStack, function: str, settings: StackSettings) -> dict[str, str]:
@@ -138,12 +171,41 @@ def _function_property(stack: DeployedStack, function: str, name: str, default: 
     return stack.resolve(own)
 
 
-class ApiGatewayApp:
-    """WSGI: an HTTP request -> a REST proxy event -> ApiFunction -> an HTTP response."""
+def _json_response(refusal: Refusal) -> Response:
+    return Response(json.dumps(refusal.body), refusal.status, content_type="application/json")
 
-    def __init__(self, routes: list[Route], pool: FunctionPool) -> None:
+
+class ApiGatewayApp:
+    """WSGI: an HTTP request -> a REST proxy event -> ApiFunction -> an HTTP response.
+
+    A route that requires a key or an authorizer (`auth`, from the template) gets them first:
+    the authorizer's pool is invoked with the REQUEST authorizer event, then the key is checked
+    against `api_keys` (value -> id), as API Gateway does before it calls the integration.
+    """
+
+    def __init__(
+        self, routes: list[Route], pool: FunctionPool, *, auth: dict[tuple[str, str], MethodAuth] | None = None,
+        authorizers: dict[str, FunctionPool] | None = None, api_keys: dict[str, str] | None = None,
+    ) -> None:
         self._routes = routes
         self._pool = pool
+        self._auth = auth or {}
+        self._authorizers = authorizers or {}
+        self._api_keys = api_keys or {}
+
+    def _authorized(self, event: dict[str, Any], route: Route, describe: str) -> dict[str, Any] | Refusal:
+        auth = self._auth.get((route.method, route.resource))
+        if auth is None:
+            return event
+        answer = None
+        if auth.authorizer is not None:
+            try:
+                answer = self._authorizers[auth.authorizer].invoke(authorizer_event(event), describe)
+            except FunctionError as error:
+                # A Lambda authorizer that raises "Unauthorized" is API Gateway's 401.
+                return Refusal(401, {"message": "Unauthorized"}) if str(error).endswith(": Unauthorized") \
+                    else Refusal(500, {"message": None})
+        return authorize_event(event, auth, answer, self._api_keys)
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         request = Request(environ)
@@ -158,6 +220,10 @@ class ApiGatewayApp:
             headers=list(request.headers.items()), query=list(request.args.items(multi=True)),
             body=request.get_data() or None, source_ip=request.remote_addr or "127.0.0.1",
         )
+        authorized = self._authorized(event, route, f"{request.method} {request.path}")
+        if isinstance(authorized, Refusal):
+            return _json_response(authorized)(environ, start_response)
+        event = authorized
         try:
             status, headers, body = http_answer(self._pool.invoke(event, f"{request.method} {request.path}"))
         except FunctionError:
@@ -224,6 +290,7 @@ def running_stack(settings: StackSettings) -> Iterator[DeployedStack]:
             os.environ.setdefault(name, value)
         stack.enter_context(_moto(settings))
         deployed = provision(settings)
+        api_keys = create_api_keys(settings)
         stack.enter_context(_model_endpoint(settings))
 
         api = FunctionPool("ApiFunction", ROOT / "functions" / "api", "app.lambda_handler",
@@ -239,7 +306,19 @@ def running_stack(settings: StackSettings) -> Iterator[DeployedStack]:
         api.warm()
         worker.warm()
 
-        app = ApiGatewayApp([Route(m, p) for m, p in api_routes(deployed.template, "ApiFunction")], api)
+        rest_api = api_of(deployed.template, "ApiFunction")
+        auth = route_auth(deployed, rest_api) if rest_api else {}
+        authorizers = {}
+        for name in sorted({a.authorizer for a in auth.values() if a.authorizer}):
+            code = _function_property(deployed, name, "CodeUri", "").strip("/").split("/")[-1]
+            authorizers[name] = FunctionPool(
+                name, ROOT / "functions" / code, _function_property(deployed, name, "Handler", "app.lambda_handler"),
+                function_environment(deployed, name, settings),
+                timeout=float(_function_property(deployed, name, "Timeout", 3)), size=settings.api_concurrency)
+            stack.callback(authorizers[name].stop)
+            authorizers[name].warm()
+        app = ApiGatewayApp([Route(m, p) for m, p in api_routes(deployed.template, "ApiFunction")], api,
+                            auth=auth, authorizers=authorizers, api_keys=api_keys)
         for host in settings.hosts:
             stack.enter_context(_thread_server(make_server(host, settings.api_port, app, threaded=True)))
 
@@ -281,9 +360,13 @@ def main() -> None:
     parent = os.getppid()
     with running_stack(settings) as deployed:
         env = deployed.environment("ApiFunction")
+        # A key made up for this run is printed so that its user can send it (never a configured one).
+        made_up = "" if os.environ.get("LOCAL_API_KEYS") or not settings.require_api_key \
+            else f" api_key={settings.api_keys[0]}"
         print(
             f"ready api=http://127.0.0.1:{settings.api_port} moto={settings.moto_url} model={settings.model_url} "
-            f"queue={env['WORK_QUEUE_URL']} bridge={settings.bridge or '-'}",
+            f"queue={env['WORK_QUEUE_URL']} bridge={settings.bridge or '-'}"
+            f" auth={'on' if settings.require_api_key else 'off'}{made_up}",
             flush=True,
         )
         # Stop on Ctrl-C or SIGTERM, and also when whoever started us is gone.

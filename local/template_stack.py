@@ -18,6 +18,8 @@ from typing import Any
 
 from cfnlint.decode import cfn_yaml
 
+from local.api_gateway import MethodAuth
+
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_PATH = ROOT / "template.yaml"
 SERVERLESS_PREFIX = "AWS::Serverless::"
@@ -56,6 +58,23 @@ def _get_atts(value: Any) -> set[tuple[str, str]]:
     return found
 
 
+PSEUDO_PARAMETERS = {"AWS::Region", "AWS::AccountId", "AWS::Partition", "AWS::StackName", "AWS::StackId",
+                     "AWS::URLSuffix", "AWS::NoValue", "AWS::NotificationARNs"}
+
+
+def _names(value: Any) -> set[str]:
+    """The logical names a template value refers to (Ref, Fn::GetAtt, ${...} in Fn::Sub)."""
+    found = {resource for resource, _ in _get_atts(value)}
+    for node in _walk(value):
+        if isinstance(node, dict) and isinstance(node.get("Ref"), str):
+            found.add(node["Ref"])
+        if isinstance(node, dict) and "Fn::Sub" in node:
+            sub = node["Fn::Sub"]
+            text, extra = (sub, {}) if isinstance(sub, str) else (sub[0], sub[1])
+            found.update(name for name in re.findall(r"\$\{([^}!.]+)\}", text) if name not in extra)
+    return found
+
+
 def _output_name(resource: str, attribute: str) -> str:
     return "Att" + re.sub(r"[^A-Za-z0-9]", "", f"{resource}{attribute}")
 
@@ -77,6 +96,14 @@ def stateful_template(template: Mapping[str, Any]) -> dict[str, Any]:
         name: resource for name, resource in template["Resources"].items()
         if not resource["Type"].startswith(SERVERLESS_PREFIX)
     }
+    # A plain resource that names a Serverless one (the authorizer's invoke permission) cannot be
+    # created without it: leave it out too, and whatever names it in turn.
+    while True:
+        orphans = {name for name, resource in resources.items() if _names(resource) - set(resources)
+                   - set(template.get("Parameters", {})) - PSEUDO_PARAMETERS}
+        if not orphans:
+            break
+        resources = {name: resource for name, resource in resources.items() if name not in orphans}
     # Attributes read by the functions: their environment, and their event sources (the queue ARN).
     functions = [r.get("Properties", {}) for r in template["Resources"].values()
                  if r["Type"] == "AWS::Serverless::Function"]
@@ -221,3 +248,49 @@ def queue_events(template: Mapping[str, Any], function: str) -> list[dict[str, A
     """The `SQS` event sources of a function, with their properties as written."""
     events = template["Resources"][function].get("Properties", {}).get("Events", {})
     return [event["Properties"] for event in events.values() if event["Type"] == "SQS"]
+
+
+def _authorizer_function(scheme: Mapping[str, Any]) -> str | None:
+    """The Lambda function (logical id) behind an OpenAPI Lambda authorizer scheme, if it is one."""
+    authorizer = scheme.get("x-amazon-apigateway-authorizer")
+    if not authorizer:
+        return None
+    uri = authorizer.get("authorizerUri", {})
+    text = uri.get("Fn::Sub") if isinstance(uri, dict) else uri
+    text = text[0] if isinstance(text, list) else text
+    found = re.search(r"\$\{([A-Za-z0-9]+)\.Arn\}", text or "")
+    return found.group(1) if found else None
+
+
+def route_auth(stack: DeployedStack, api: str) -> dict[tuple[str, str], MethodAuth]:
+    """(method, path) -> what API Gateway requires of it, read from the API's DefinitionBody.
+
+    Takes the deployed stack (its parameters decide each `Fn::If`) and the API's logical id; a
+    route the body does not list (or lists with empty `security`) requires nothing.
+    """
+    properties = stack.template["Resources"][api].get("Properties", {})
+    body = properties.get("DefinitionBody") or {}
+    schemes = (body.get("components") or {}).get("securitySchemes") or {}
+    key_source = str(stack.resolve(properties.get("ApiKeySourceType", "HEADER")) or "HEADER")
+    found: dict[tuple[str, str], MethodAuth] = {}
+    for path, methods in (body.get("paths") or {}).items():
+        for method, operation in methods.items():
+            security = stack.resolve(operation.get("security")) or []
+            names = {name for requirement in security for name in requirement}
+            if not names:
+                continue
+            authorizers = [_authorizer_function(schemes.get(name, {})) for name in names]
+            api_key = any(schemes.get(name, {}).get("type") == "apiKey" and not authorizer
+                          for name, authorizer in zip(names, authorizers, strict=True))
+            found[(method.upper(), path)] = MethodAuth(
+                api_key=api_key, authorizer=next((a for a in authorizers if a), None), key_source=key_source)
+    return found
+
+
+def api_of(template: Mapping[str, Any], function: str) -> str | None:
+    """The REST API (logical id) a function's `Api` events belong to."""
+    events = template["Resources"][function].get("Properties", {}).get("Events", {})
+    for event in events.values():
+        if event["Type"] == "Api" and isinstance(event["Properties"].get("RestApiId"), dict):
+            return event["Properties"]["RestApiId"].get("Ref")
+    return None

@@ -116,7 +116,7 @@ def vectorize(request: Annotated[VectorizeRequest, Body()]) -> Response[Vectoriz
     settings = services().settings
     check_limits(request.texts, settings)
     target = resolve_target(request.config, request.purpose, settings)
-    token, own = choose_token(app.current_event.headers.get(TOKEN_HEADER), services().default_token)
+    token, own = choose_token(app.current_event.headers.get(TOKEN_HEADER), services().default_token, target.url)
     count = len(request.texts)
     memory = dimensions_memory()
     known = memory.recall(target.url)

@@ -25,6 +25,7 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from vectorizer.api.answer_budget import dumps
+from vectorizer.api.api_keys import bearer_is_api_key
 from vectorizer.errors import VectorizerError
 from vectorizer.protocols import hf_inference_api as hf
 from vectorizer.protocols import openai_embeddings as openai
@@ -42,9 +43,17 @@ router = Router()
 TAGS = ["compatible"]
 
 
-def _token() -> str:
-    headers = router.current_event.headers
-    return token_for(headers.get(TOKEN_HEADER), headers.get("Authorization"), services().default_token)
+def _token_to(destination: str) -> Callable[[], str]:
+    """The token for a call to `destination`, asked for once the request is within the limits."""
+
+    def token() -> str:
+        headers = router.current_event.headers
+        # A bearer the authorizer took as this service's API key is no Hugging Face token.
+        consumed = bearer_is_api_key(router.current_event.get("requestContext", {}).get("authorizer"))
+        authorization = None if consumed else headers.get("Authorization")
+        return token_for(headers.get(TOKEN_HEADER), authorization, services().default_token, destination)
+
+    return token
 
 
 def _raw_body() -> str | None:
@@ -90,8 +99,8 @@ def _feature_extraction(model: str | None, flavor: hf.Flavor) -> Response:
         # A client may have sent the model's `/` as %2F; the id itself never holds a `%`.
         name = unquote(model) if model is not None else settings.default_model
         call = hf.build_call(request, name, router.current_event.headers, settings, flavor)
-        result = run_embedding_call(call, services().hf, settings, _token, deadline(router.lambda_context),
-                                    dimensions_memory())
+        result = run_embedding_call(call, services().hf, settings, _token_to(call.target.url),
+                                    deadline(router.lambda_context), dimensions_memory())
         return hf.answer(result, request.single, flavor)
 
     return _serve(work, lambda error: hf.error_answer(error, flavor, _known_token()))
@@ -197,8 +206,8 @@ def openai_embeddings():
         settings = services().settings
         # base64 answers take about a quarter of the bytes of JSON numbers: plan for what is asked.
         call = openai.build_call(request, settings).model_copy(update={"encoding": request.encoding_format})
-        result = run_embedding_call(call, services().hf, settings, _token, deadline(router.lambda_context),
-                                    dimensions_memory())
+        result = run_embedding_call(call, services().hf, settings, _token_to(call.target.url),
+                                    deadline(router.lambda_context), dimensions_memory())
         return openai.answer(result, request)
 
     return _serve(work, lambda error: openai.error_answer(error, _known_token()))

@@ -5,14 +5,21 @@ batch item failure, so only it is delivered again, until its last delivery: then
 for a failure no retry can fix) its items are recorded as failed and it is acknowledged, so the
 job still ends. A record that can never succeed as a message (it does not fit the message
 schema, its config is refused, or its chunk number was used for other items) is parked on the
-dead-letter queue with its reason, once, instead of looping until maxReceiveCount.
+dead-letter queue with its reason, once, instead of looping until maxReceiveCount. So is a
+message that is not its job's to send: unsigned for a job the API created, or outside the job's
+own chunks and items.
+
+Each record gets an equal share of the invocation's time left, so the records after it still
+have theirs: the handler builds a `BatchClock` per invocation and binds it to the record
+handler, and Powertools hands that bound handler the Lambda context.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from functools import cache
+from dataclasses import dataclass
+from functools import cache, partial
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -36,10 +43,6 @@ processor = BatchProcessor(event_type=EventType.SQS)
 # Time kept back from the HF calls for the DynamoDB writes that follow them.
 WRITE_RESERVE_SECONDS = 15.0
 
-_context: LambdaContext | None = None
-# Records of the current invocation not yet handled, the one being handled included.
-_records_left = 1
-
 # What a parked message may keep: the schema's own keys. Anything else (a stray `token`...)
 # is dropped, so the dead-letter queue never holds what a producer should not have sent.
 MESSAGE_KEYS = frozenset(f.alias or name for name, f in ChunkMessage.model_fields.items())
@@ -51,10 +54,29 @@ def services() -> Services:
     return build_services()
 
 
-def _deadline() -> float:
-    """This record's share of the time left: the records after it in the batch need theirs."""
-    remaining = _context.get_remaining_time_in_millis() / 1000 if _context else 60.0
-    return time.monotonic() + max(1.0, (remaining - WRITE_RESERVE_SECONDS) / max(1, _records_left))
+def time_share(remaining_seconds: float, records_left: int, reserve_seconds: float = WRITE_RESERVE_SECONDS) -> float:
+    """Seconds one record may spend on HF calls: an equal share of what is left after the reserve.
+
+    Takes the invocation's remaining seconds and how many records, this one included, still
+    need time; never less than one second, so a late record still gets a try.
+    """
+    return max(1.0, (remaining_seconds - reserve_seconds) / max(1, records_left))
+
+
+@dataclass
+class BatchClock:
+    """One invocation's count of records not yet handled, the one being handled included."""
+
+    records_left: int
+
+    def deadline(self, context: LambdaContext) -> float:
+        """This record's deadline (`time.monotonic()`): its share of the time the context has left."""
+        remaining = context.get_remaining_time_in_millis() / 1000
+        return time.monotonic() + time_share(remaining, self.records_left)
+
+    def done_one(self) -> None:
+        """One record handled: the rest share what remains."""
+        self.records_left = max(1, self.records_left - 1)
 
 
 def _known_keys_only(body: str) -> tuple[str, list[str]]:
@@ -93,15 +115,19 @@ def _park(record: SQSRecord, reason: str) -> None:
 
 
 @tracer.capture_method
-def record_handler(record: SQSRecord) -> None:
-    global _records_left
+def record_handler(record: SQSRecord, lambda_context: LambdaContext, clock: BatchClock) -> None:
+    """Work one SQS record within its share of the time; raises to report it for redelivery.
+
+    Powertools passes `record` and `lambda_context` (it looks for that parameter by name); the
+    invocation binds its `clock`.
+    """
     try:
-        _handle(record)
+        _handle(record, clock.deadline(lambda_context))
     finally:
-        _records_left = max(1, _records_left - 1)
+        clock.done_one()
 
 
-def _handle(record: SQSRecord) -> None:
+def _handle(record: SQSRecord, deadline: float) -> None:
     try:
         message = ChunkMessage.model_validate_json(record.body)
     except ValidationError as error:
@@ -111,7 +137,7 @@ def _handle(record: SQSRecord) -> None:
     final_attempt = deliveries >= services().settings.max_receive_count
     logger.append_keys(job_id=message.job_id, chunk=message.chunk)
     try:
-        report = process_chunk(services(), message, final_attempt=final_attempt, deadline=_deadline())
+        report = process_chunk(services(), message, final_attempt=final_attempt, deadline=deadline)
     except ChunkRetryLater as retry:
         logger.warning("chunk will be retried", extra={"reason": retry.error.message, "delivery": deliveries})
         metrics.add_metric(name="ChunksRetried", unit=MetricUnit.Count, value=1)
@@ -148,7 +174,7 @@ def _handle(record: SQSRecord) -> None:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    global _context, _records_left
-    _context = context
-    _records_left = max(1, len(event.get("Records") or []))
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    """An SQS batch in, the batch item failures out (only those records come back)."""
+    clock = BatchClock(records_left=max(1, len(event.get("Records") or [])))
+    handler = partial(record_handler, clock=clock)
+    return process_partial_response(event=event, record_handler=handler, processor=processor, context=context)

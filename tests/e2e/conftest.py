@@ -11,11 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from local.launcher import ReadyStack, free_port, started_stack
-
-
-def stack_ports() -> dict[str, str]:
-    return {"MOTO_PORT": str(free_port()), "LOCAL_MODEL_PORT": str(free_port()), "LOCAL_API_PORT": str(free_port())}
+from local.launcher import ReadyStack, stack_ports, started_stack
 
 
 @pytest.fixture(scope="session")

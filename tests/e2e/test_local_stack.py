@@ -8,7 +8,6 @@ job's stored vectors are compared with the model's own output for the same texts
 from __future__ import annotations
 
 import json
-import math
 import os
 import signal
 import subprocess
@@ -20,45 +19,21 @@ from pathlib import Path
 import httpx
 import pytest
 
-from local.launcher import ROOT, ReadyStack
-from tests.e2e.conftest import stack_ports
+from local.job_client import cosine, read_vectors, wait_for_job
+from local.launcher import ROOT, ReadyStack, StackOutput, stack_ports
 
 pytestmark = pytest.mark.e2e
 
 MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 CORPUS = Path(__file__).resolve().parents[2] / "demo" / "corpus.jsonl"
 JOB_SIZE = 300
+READY_TIMEOUT = 600  # seconds: the model's first load on a busy 2-core machine
 
 
 @pytest.fixture(scope="module")
 def client(local_stack: ReadyStack) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=local_stack.api, timeout=120) as client:
         yield client
-
-
-def cosine(a: list[float], b: list[float]) -> float:
-    return sum(x * y for x, y in zip(a, b, strict=True)) / (math.hypot(*a) * math.hypot(*b))
-
-
-def wait_for(client: httpx.Client, job_id: str, timeout: float = 300) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = client.get(f"/jobs/{job_id}").json()
-        if job["status"] in ("succeeded", "partial", "failed"):
-            return job
-        time.sleep(0.5)
-    raise AssertionError(f"job {job_id} still {job['status']} after {timeout} s")
-
-
-def stored_vectors(client: httpx.Client, job_id: str) -> list[dict]:
-    items, token = [], None
-    while True:
-        page = client.get(f"/jobs/{job_id}/vectors", params={"limit": 100, **({"nextToken": token} if token else {})})
-        assert page.status_code == 200, page.text
-        items += page.json()["items"]
-        token = page.json()["nextToken"]
-        if token is None:
-            return items
 
 
 def test_bulk_job_vectors_are_the_models_own(client: httpx.Client, encoder) -> None:
@@ -69,16 +44,16 @@ def test_bulk_job_vectors_are_the_models_own(client: httpx.Client, encoder) -> N
     assert accepted.status_code == 202, accepted.text
     assert accepted.headers["Location"] == f"/jobs/{accepted.json()['jobId']}"
 
-    job = wait_for(client, accepted.json()["jobId"])
-    assert (job["status"], job["total"], job["succeeded"], job["failed"], job["dimensions"]) == (
+    job = wait_for_job(client, accepted.json()["jobId"], timeout=300)
+    assert (job.status, job.total, job.succeeded, job.failed, job.dimensions) == (
         "succeeded", JOB_SIZE, JOB_SIZE, 0, 384)
 
-    items = stored_vectors(client, job["jobId"])
-    assert [item["index"] for item in items] == list(range(JOB_SIZE))
-    assert [item["id"] for item in items] == ids
+    items = read_vectors(client, job.job_id, page_size=100)
+    assert [item.index for item in items] == list(range(JOB_SIZE))
+    assert [item.id for item in items] == ids
     expected = encoder.encode(texts, batch_size=32, convert_to_numpy=True)
     worst = max(abs(got - want) for item, row in zip(items, expected, strict=True)
-                for got, want in zip(item["vector"], row.tolist(), strict=True))
+                for got, want in zip(item.vector, row.tolist(), strict=True))
     # Stored as float32, computed in batches that may be padded differently: equal to float32 noise.
     assert worst < 1e-5
 
@@ -140,8 +115,8 @@ def test_killing_the_stack_leaves_no_process_behind() -> None:
                              env={**os.environ, **ports, "HF_API_BASE_URL": ""},
                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     try:
-        assert stack.stdout is not None
-        assert any(line.startswith("ready") for line in stack.stdout)
+        # The launcher's own reading: the stack's stdout drained, `ready` awaited with a deadline.
+        StackOutput(stack).ready(timeout=READY_TIMEOUT)
         children = descendants(stack.pid)
         # the model endpoint, and one process per function slot (2 for each function by default)
         kinds = sorted(command_line(pid).split(" -m ")[-1].split(" ")[0] for pid in children)

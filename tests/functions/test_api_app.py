@@ -170,11 +170,57 @@ def test_unknown_job_is_404(harness: Harness) -> None:
     assert vectors.status == 404
 
 
-def test_tokens_never_reach_the_logs(harness: Harness, capfd) -> None:
-    vectorize(harness, {"texts": ["x"]}, **{"X-Huggingface-Api-Key": CALLER_TOKEN})
-    vectorize(harness, {"texts": ["x"], "config": {"passageModel": "a/b"}})
+def log_lines(harness: Harness, caplog: pytest.LogCaptureFixture) -> list[str]:
+    """Every record the API function logged, as the JSON line its own formatter writes to stdout.
+
+    Read through caplog: the function's log handler holds the stdout of the moment it was
+    loaded, which capfd never sees, so capfd alone would only ever check silence.
+    """
+    formatter = harness.api_module.logger.registered_formatter
+    return [formatter.format(record) for record in caplog.records]
+
+
+def echo_the_token(status: int, message: str, seen: list[str]):
+    """A fake HF answer that writes the request's Authorization header into its error message.
+
+    Takes the status to answer, the message's start and a list that collects each header seen.
+    """
+    def answer(path: str, headers: dict[str, str], body: bytes) -> tuple[int, object, dict[str, str]]:
+        authorization = next(value for name, value in headers.items() if name.lower() == "authorization")
+        seen.append(authorization)
+        return status, {"error": f"{message} {authorization}"}, {}
+    return answer
+
+
+def test_tokens_never_reach_the_logs(harness: Harness, fake_hf, monkeypatch, caplog, capfd) -> None:
+    # The positive control: failures that carry the token (HF echoes it back) must be logged, so
+    # that "no token in the logs" is checked against log lines that exist, not against silence.
+    harness.reconfigure(monkeypatch, HF_MAX_ATTEMPTS="2")
+    seen: list[str] = []
+    monkeypatch.setattr(fake_hf, "answer", echo_the_token(500, "upstream broke for", seen))
+    failed = vectorize(harness, {"texts": ["x"]}, **{"X-Huggingface-Api-Key": CALLER_TOKEN})
+    failed_default = vectorize(harness, {"texts": ["x"]})
+    monkeypatch.setattr(fake_hf, "answer", echo_the_token(401, "Invalid credentials in header", seen))
+    rejected = vectorize(harness, {"texts": ["x"]}, **{"X-Huggingface-Api-Key": CALLER_TOKEN})
+    lines = log_lines(harness, caplog)
     out, err = capfd.readouterr()
-    assert CALLER_TOKEN not in out + err and DEFAULT_TOKEN not in out + err
+
+    # HF did see each token, and echoed it: the failures below really involved them.
+    caller, default = f"Bearer {CALLER_TOKEN}", f"Bearer {DEFAULT_TOKEN}"
+    assert seen == [caller, caller, default, default, caller]  # two attempts per 5xx, one per 401
+    assert [(a.status, a.body["code"]) for a in (failed, failed_default, rejected)] == [
+        (502, "hf_upstream_error"), (502, "hf_upstream_error"), (401, "hf_token_rejected"),
+    ]
+    assert failed.body["error"].startswith("Hugging Face failed with status 500: upstream broke for ")
+    refusals = [
+        (record["level"], record["status"], record["code"])
+        for record in map(json.loads, lines) if record["message"] == "request refused"
+    ]
+    assert refusals == [
+        ("ERROR", 502, "hf_upstream_error"), ("ERROR", 502, "hf_upstream_error"), ("INFO", 401, "hf_token_rejected"),
+    ]
+    everything = "\n".join(lines) + out + err + json.dumps([failed.body, failed_default.body, rejected.body])
+    assert CALLER_TOKEN not in everything and DEFAULT_TOKEN not in everything
 
 
 ARTICLE_CLASS = {

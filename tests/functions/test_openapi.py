@@ -24,7 +24,8 @@ def test_committed_documents_are_current() -> None:
 def test_queue_message_schema_names_the_public_fields() -> None:
     schema = queue_message_schema()
     assert set(schema["required"]) == {"jobId", "chunk", "items"}
-    assert {"version", "jobId", "chunk", "chunks", "total", "config", "purpose", "items", "sealedToken"} == set(
+    assert {"version", "jobId", "chunk", "chunks", "total", "config", "purpose", "items", "sealedToken",
+            "signature"} == set(
         schema["properties"])
     assert schema["additionalProperties"] is False
 

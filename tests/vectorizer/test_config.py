@@ -7,8 +7,14 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from vectorizer.config import ModuleConfig, ModuleOptions, check_endpoint_allowed, resolve_target
-from vectorizer.errors import EndpointNotAllowedError
+from vectorizer.config import (
+    ModuleConfig,
+    ModuleOptions,
+    check_endpoint_allowed,
+    default_token_may_go_to,
+    resolve_target,
+)
+from vectorizer.errors import EndpointNotAllowedError, InvalidConfigError
 from vectorizer.settings import DEFAULT_MODEL, settings_from
 
 BASE = "https://router.huggingface.co/hf-inference"
@@ -280,3 +286,125 @@ def test_config_dumps_back_to_weaviate_names() -> None:
         "options": {"waitForModel": True, "useGPU": False, "useCache": True}, "vectorizeClassName": True,
     }
     assert ModuleConfig.model_validate(dumped) == ModuleConfig.model_validate(raw)
+
+
+# ------------------------------------------------------------------ URLs that can never be called
+
+
+@pytest.mark.parametrize("port", ["99999", "65536", "123456789"])
+def test_endpoint_url_with_a_port_out_of_range_is_a_config_error_not_a_crash(port: str) -> None:
+    # urlsplit reads the port only when asked; resolve_target asked, and its ValueError was a 500.
+    url = f"https://abc.endpoints.huggingface.cloud:{port}/embed"
+    message, _, kind = config_error({"endpointURL": url})
+    assert (message, kind) == (f"'endpointURL' {url!r} has a port that is not a number from 0 to 65535",
+                               "invalid_config")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://abc.endpoints.huggingface.cloud/em\tbed",
+        "https://abc.endpoints.huggingface.cloud/embed\n",
+        "https://abc.endpoints.huggingface\r.cloud/",
+        "https://abc.endpoints.huggingface.cloud/a b",
+        "https://abc.endpoints.huggingface.cloud/\x00",
+        "https://abc.endpoints.huggingface.cloud/\x7f",
+        "https://abc.endpoints.huggingface.cloud/\u2028",
+    ],
+)
+def test_endpoint_url_with_whitespace_or_control_characters_is_a_config_error(url: str) -> None:
+    # urlsplit drops tabs and newlines before the host check, then httpx refused the URL: a 500.
+    position = next(i for i, ch in enumerate(url) if ch.isspace() or not ch.isprintable())
+    message, _, kind = config_error({"endpointURL": url})
+    assert (message, kind) == (f"'endpointURL' holds a whitespace or control character at position {position}",
+                               "invalid_config")
+    assert position >= len("https://abc.endpoints.huggingface")
+
+
+def test_endpoint_url_with_a_broken_ipv6_host_is_a_config_error() -> None:
+    message, _, kind = config_error({"endpointURL": "https://[::1/embed"})
+    assert (message, kind) == ("'endpointURL' 'https://[::1/embed' is not a URL (Invalid IPv6 URL)", "invalid_config")
+
+
+def test_a_config_that_skipped_validation_is_refused_by_resolve_target_with_a_400() -> None:
+    # A ModuleConfig built without validation (model_construct) still never reaches the client.
+    config = ModuleConfig.model_construct(endpoint_url="https://abc.endpoints.huggingface.cloud:99999/")
+    with pytest.raises(InvalidConfigError) as caught:
+        resolve_target(config, "passage", SETTINGS)
+    assert (caught.value.status, caught.value.code) == (400, "invalid_config")
+
+
+# ------------------------------------------------------------------ where the default token may go
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"{BASE}/models/a/b/pipeline/feature-extraction",
+        f"{BASE}",
+        f"{BASE}/",
+        "https://ROUTER.huggingface.co:443/hf-inference/models/a/b",
+        f"{BASE}/models/a/b?wait=1",
+    ],
+)
+def test_default_token_goes_to_the_base_url_and_paths_under_it(url: str) -> None:
+    assert default_token_may_go_to(url, SETTINGS) is True
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        # The default allow-list admits these hosts, but anyone can create an endpoint there.
+        "https://strangers-endpoint.us-east-1.aws.endpoints.huggingface.cloud",
+        "https://api-inference.huggingface.co/models/a/b",
+        # The base URL's host, outside its base path, or climbing out of it.
+        "https://router.huggingface.co/other-provider/v1/embeddings",
+        "https://router.huggingface.co/hf-inferencex/models/a",
+        f"{BASE}/../other-provider",
+        f"{BASE}/%2e%2e/other-provider",
+        f"{BASE}/models/%2E./x",
+        # Same host, other scheme or port; credentials in the URL.
+        "http://router.huggingface.co/hf-inference/models/a",
+        "https://router.huggingface.co:8443/hf-inference/models/a",
+        "https://user@router.huggingface.co/hf-inference/models/a",
+        # Not callable at all.
+        "https://router.huggingface.co:99999/hf-inference",
+        "https://router.huggingface.co/hf-inference/\tx",
+        "ftp://router.huggingface.co/hf-inference",
+    ],
+)
+def test_default_token_never_goes_where_the_operator_did_not_send_it(url: str) -> None:
+    assert default_token_may_go_to(url, SETTINGS) is False
+
+
+def test_default_token_goes_to_the_exact_hosts_the_operator_lists() -> None:
+    settings = settings_from({"DEFAULT_TOKEN_HOSTS": "my-endpoint.us-east-1.aws.endpoints.huggingface.cloud, "
+                                                     "http://127.0.0.1:8088"})
+    allowed = ["https://my-endpoint.us-east-1.aws.endpoints.huggingface.cloud/any/path",
+               "https://MY-ENDPOINT.us-east-1.aws.endpoints.huggingface.cloud:443/",
+               "http://127.0.0.1:8088/", "http://127.0.0.1:8088/models/x"]
+    refused = ["https://other.us-east-1.aws.endpoints.huggingface.cloud/",
+               "http://my-endpoint.us-east-1.aws.endpoints.huggingface.cloud/",
+               "https://my-endpoint.us-east-1.aws.endpoints.huggingface.cloud:8443/",
+               "http://127.0.0.1:8089/", "https://127.0.0.1:8088/", "http://localhost:8088/"]
+    assert [default_token_may_go_to(url, settings) for url in allowed] == [True] * len(allowed)
+    assert [default_token_may_go_to(url, settings) for url in refused] == [False] * len(refused)
+
+
+def test_default_token_hosts_take_an_ipv6_origin() -> None:
+    settings = settings_from({"DEFAULT_TOKEN_HOSTS": "http://[::1]:8088"})
+    assert default_token_may_go_to("http://[::1]:8088/embed", settings) is True
+    assert default_token_may_go_to("http://[::1]:8089/embed", settings) is False
+
+
+def test_default_token_hosts_refuse_patterns() -> None:
+    with pytest.raises(ValidationError) as caught:
+        settings_from({"DEFAULT_TOKEN_HOSTS": "ok.example.com,*.endpoints.huggingface.cloud"})
+    assert "DEFAULT_TOKEN_HOSTS takes exact hosts, not patterns: *.endpoints.huggingface.cloud" in str(caught.value)
+
+
+def test_default_token_goes_under_a_local_base_url_too() -> None:
+    settings = settings_from({"HF_API_BASE_URL": "http://127.0.0.1:8088"})
+    assert default_token_may_go_to("http://127.0.0.1:8088/", settings) is True
+    assert default_token_may_go_to("http://127.0.0.1:8088/models/a/pipeline/feature-extraction", settings) is True
+    assert default_token_may_go_to("http://127.0.0.1:8089/", settings) is False

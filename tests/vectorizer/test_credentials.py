@@ -9,13 +9,17 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from vectorizer.credentials import DefaultToken, TokenSealer, choose_token, token_from_secret
+from vectorizer.credentials import MAX_TOKEN_CHARS, DefaultToken, TokenSealer, choose_token, token_from_secret
 from vectorizer.errors import MissingTokenError, VectorizerError
 from vectorizer.settings import settings_from
 
 TOKEN = "hf_callerTOKENzyxwvutsrqponmlk9876"
 DEFAULT = "hf_defaultTOKENabcdefghijklmnop0123"
 ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:hf-token-AbCdEf"
+# Where the default token may go with default settings: HF_API_BASE_URL and paths under it.
+HF_URL = "https://router.huggingface.co/hf-inference/models/a/b/pipeline/feature-extraction"
+STRANGER = "https://strangers-endpoint.us-east-1.aws.endpoints.huggingface.cloud/collect"
+STACK = "vectorizer-prod"
 
 
 class SecretReader:
@@ -41,14 +45,14 @@ def default_token(env: dict[str, str], secret: str = "") -> tuple[DefaultToken, 
 )
 def test_callers_own_token_wins(header: str) -> None:
     default, reader = default_token({"HUGGINGFACE_APIKEY": DEFAULT})
-    assert choose_token(header, default) == (TOKEN, True)
+    assert choose_token(header, default, HF_URL) == (TOKEN, True)
     assert reader.reads == []
 
 
 @pytest.mark.parametrize("header", [None, "", "   "])
 def test_default_token_when_the_caller_sends_none(header: str | None) -> None:
     default, _ = default_token({"HUGGINGFACE_APIKEY": DEFAULT})
-    assert choose_token(header, default) == (DEFAULT, False)
+    assert choose_token(header, default, HF_URL) == (DEFAULT, False)
 
 
 @pytest.mark.parametrize("header", ["Bearer", "Bearer ", "bearer   "])
@@ -57,17 +61,75 @@ def test_an_empty_bearer_header_is_no_token_not_the_word_bearer(header: str) -> 
     # token "Bearer" and was sent to HF as `Authorization: Bearer Bearer`. HTTP front ends trim
     # trailing blanks from header values, so "Bearer" alone is what arrives for "Bearer ".
     default, _ = default_token({"HUGGINGFACE_APIKEY": DEFAULT})
-    assert choose_token(header, default) == (DEFAULT, False)
+    assert choose_token(header, default, HF_URL) == (DEFAULT, False)
 
 
 def test_no_token_anywhere_is_401() -> None:
     default, _ = default_token({"HUGGINGFACE_APIKEY": ""})
     with pytest.raises(MissingTokenError) as caught:
-        choose_token(None, default)
+        choose_token(None, default, HF_URL)
     assert (caught.value.status, caught.value.code) == (401, "missing_token")
     assert caught.value.message == (
         "no Hugging Face token: send one in the X-Huggingface-Api-Key header (this deployment has no default token)"
     )
+
+
+def test_default_token_is_not_sent_to_an_endpoint_the_operator_did_not_list() -> None:
+    # *.endpoints.huggingface.cloud is on the default allow-list, and anyone can create an endpoint
+    # there: the operator's token would have gone to whoever asked for it.
+    default, reader = default_token({"HUGGINGFACE_APIKEY": DEFAULT})
+    with pytest.raises(MissingTokenError) as caught:
+        choose_token(None, default, STRANGER)
+    assert (caught.value.status, caught.value.code) == (401, "missing_token")
+    assert caught.value.message == (
+        "no Hugging Face token: send one in the X-Huggingface-Api-Key header (this deployment's default token "
+        "is not sent to 'strangers-endpoint.us-east-1.aws.endpoints.huggingface.cloud': it goes only to "
+        "HF_API_BASE_URL and the hosts the operator lists in DEFAULT_TOKEN_HOSTS)"
+    )
+    assert DEFAULT not in caught.value.message
+    assert reader.reads == []
+
+
+def test_callers_own_token_goes_to_any_allowed_endpoint() -> None:
+    default, _ = default_token({"HUGGINGFACE_APIKEY": DEFAULT})
+    assert choose_token(TOKEN, default, STRANGER) == (TOKEN, True)
+
+
+def test_default_token_goes_to_a_host_the_operator_lists() -> None:
+    env = {"HUGGINGFACE_APIKEY": DEFAULT,
+           "DEFAULT_TOKEN_HOSTS": "strangers-endpoint.us-east-1.aws.endpoints.huggingface.cloud"}
+    default, _ = default_token(env)
+    assert choose_token(None, default, STRANGER) == (DEFAULT, False)
+
+
+def test_default_token_for_destination_reads_no_secret_where_it_may_not_go() -> None:
+    default, reader = default_token({"HUGGINGFACE_APIKEY_SECRET_ARN": ARN}, DEFAULT)
+    with pytest.raises(MissingTokenError):
+        default.for_destination(STRANGER)
+    assert reader.reads == []
+    assert default.for_destination(HF_URL) == DEFAULT
+    assert reader.reads == [ARN]
+
+
+def test_a_token_of_the_longest_allowed_length_is_accepted() -> None:
+    default, _ = default_token({})
+    token = "hf_" + "a" * (MAX_TOKEN_CHARS - 3)
+    assert choose_token(token, default, HF_URL) == (token, True)
+
+
+@pytest.mark.parametrize("length", [MAX_TOKEN_CHARS + 1, 4097, 10_000])
+def test_a_token_too_long_to_seal_is_refused_at_once_with_401(length: int) -> None:
+    # KMS Encrypt refuses plaintext over 4096 bytes: a job with such a token was a 500.
+    default, _ = default_token({"HUGGINGFACE_APIKEY": DEFAULT})
+    token = "hf_" + "x" * (length - 3)
+    with pytest.raises(VectorizerError) as caught:
+        choose_token(token, default, HF_URL)
+    assert (caught.value.status, caught.value.code) == (401, "invalid_token")
+    assert caught.value.message == f"the Hugging Face token has {length} characters; the limit is 2048"
+
+
+def test_the_longest_token_fits_under_kms_plaintext_limit() -> None:
+    assert MAX_TOKEN_CHARS <= 4096
 
 
 def test_default_token_prefers_the_plain_setting_over_the_secret() -> None:
@@ -117,14 +179,14 @@ def kms(aws: None) -> tuple[Any, str]:
 
 def test_seal_round_trip(kms: tuple[Any, str]) -> None:
     client, key_id = kms
-    sealer = TokenSealer(client, key_id)
+    sealer = TokenSealer(client, key_id, stack=STACK)
     sealed = sealer.seal(TOKEN, "job-1")
     assert sealer.unseal(sealed, "job-1") == TOKEN
 
 
 def test_sealed_form_never_contains_the_token(kms: tuple[Any, str]) -> None:
     client, key_id = kms
-    sealed = TokenSealer(client, key_id).seal(TOKEN, "job-1")
+    sealed = TokenSealer(client, key_id, stack=STACK).seal(TOKEN, "job-1")
     blob = base64.b64decode(sealed, validate=True)
     assert TOKEN not in sealed
     assert TOKEN.encode() not in blob
@@ -134,9 +196,10 @@ def test_sealed_form_never_contains_the_token(kms: tuple[Any, str]) -> None:
 
 def test_sealing_is_bound_to_the_job_id_in_the_encryption_context(kms: tuple[Any, str]) -> None:
     client, key_id = kms
-    sealer = TokenSealer(client, key_id)
+    sealer = TokenSealer(client, key_id, stack=STACK)
     sealed = sealer.seal(TOKEN, "job-1")
-    answer = client.decrypt(CiphertextBlob=base64.b64decode(sealed), EncryptionContext={"jobId": "job-1"})
+    context = {"jobId": "job-1", "stack": STACK, "purpose": "hf-token"}
+    answer = client.decrypt(CiphertextBlob=base64.b64decode(sealed), EncryptionContext=context)
     assert answer["Plaintext"] == TOKEN.encode()
     # Without the context, or under another job, KMS will not open it.
     with pytest.raises(ClientError) as missing:
@@ -146,11 +209,31 @@ def test_sealing_is_bound_to_the_job_id_in_the_encryption_context(kms: tuple[Any
 
 def test_sealed_token_from_another_job_does_not_open(kms: tuple[Any, str]) -> None:
     client, key_id = kms
-    sealer = TokenSealer(client, key_id)
+    sealer = TokenSealer(client, key_id, stack=STACK)
     sealed = sealer.seal(TOKEN, "job-1")
     with pytest.raises((ClientError, VectorizerError)) as caught:
         sealer.unseal(sealed, "job-2")
     assert TOKEN not in str(caught.value)
+
+
+def test_sealed_token_from_another_stack_does_not_open(kms: tuple[Any, str]) -> None:
+    # A sealed token lifted from one stack's dead-letter queue, replayed under the same job id in
+    # another stack sharing the key: the context binds the stack's name, so it stays shut.
+    client, key_id = kms
+    sealed = TokenSealer(client, key_id, stack="vectorizer-staging").seal(TOKEN, "job-1")
+    with pytest.raises(VectorizerError) as caught:
+        TokenSealer(client, key_id, stack=STACK).unseal(sealed, "job-1")
+    assert (caught.value.status, caught.value.code) == (400, "sealed_token_invalid")
+    assert caught.value.message == "the sealed token does not open under this job id in this stack"
+
+
+def test_sealed_token_does_not_open_under_the_job_id_alone(kms: tuple[Any, str]) -> None:
+    # What the old context was: a token sealed now cannot be opened for another purpose with it.
+    client, key_id = kms
+    sealed = TokenSealer(client, key_id, stack=STACK).seal(TOKEN, "job-1")
+    with pytest.raises(ClientError) as caught:
+        client.decrypt(CiphertextBlob=base64.b64decode(sealed), EncryptionContext={"jobId": "job-1"})
+    assert caught.value.response["Error"]["Code"] == "InvalidCiphertextException"
 
 
 def test_a_sealed_token_that_does_not_open_is_the_callers_error(kms: tuple[Any, str]) -> None:
@@ -158,7 +241,7 @@ def test_a_sealed_token_that_does_not_open_is_the_callers_error(kms: tuple[Any, 
     # until SQS gives up: a token sealed under another job can never open, so it must be a
     # `sealed_token_invalid` 400 like the not-base64 case.
     client, key_id = kms
-    sealer = TokenSealer(client, key_id)
+    sealer = TokenSealer(client, key_id, stack=STACK)
     sealed = sealer.seal(TOKEN, "job-1")
     with pytest.raises(VectorizerError) as caught:
         sealer.unseal(sealed, "job-2")
@@ -168,7 +251,7 @@ def test_a_sealed_token_that_does_not_open_is_the_callers_error(kms: tuple[Any, 
 
 def test_each_seal_is_distinct(kms: tuple[Any, str]) -> None:
     client, key_id = kms
-    sealer = TokenSealer(client, key_id)
+    sealer = TokenSealer(client, key_id, stack=STACK)
     first, second = sealer.seal(TOKEN, "job-1"), sealer.seal(TOKEN, "job-1")
     assert first != second
     assert sealer.unseal(first, "job-1") == sealer.unseal(second, "job-1") == TOKEN
@@ -178,7 +261,7 @@ def test_each_seal_is_distinct(kms: tuple[Any, str]) -> None:
 def test_unseal_refuses_what_is_not_base64(kms: tuple[Any, str], sealed: str) -> None:
     client, key_id = kms
     with pytest.raises(VectorizerError) as caught:
-        TokenSealer(client, key_id).unseal(sealed, "job-1")
+        TokenSealer(client, key_id, stack=STACK).unseal(sealed, "job-1")
     assert (caught.value.status, caught.value.code) == (400, "sealed_token_invalid")
     assert caught.value.message == "the sealed token is not base64"
 
@@ -189,7 +272,7 @@ def test_seal_without_a_key_is_a_500() -> None:
             raise AssertionError("KMS must not be called without a key")
 
     with pytest.raises(VectorizerError) as caught:
-        TokenSealer(NoKms(), "").seal(TOKEN, "job-1")
+        TokenSealer(NoKms(), "", stack=STACK).seal(TOKEN, "job-1")
     assert (caught.value.status, caught.value.code) == (500, "token_key_missing")
     assert TOKEN not in caught.value.message
 
@@ -208,10 +291,11 @@ def test_seal_passes_key_plaintext_and_context_to_kms() -> None:
             return {"Plaintext": TOKEN.encode()}
 
     kms = RecordingKms()
-    sealer = TokenSealer(kms, "alias/stack/hf-token")
+    sealer = TokenSealer(kms, "alias/stack/hf-token", stack=STACK)
     assert sealer.seal(TOKEN, "job-9") == "AQL/"
     assert sealer.unseal("AQL/", "job-9") == TOKEN
+    context = {"jobId": "job-9", "stack": STACK, "purpose": "hf-token"}
     assert kms.calls == [
-        {"KeyId": "alias/stack/hf-token", "Plaintext": TOKEN.encode(), "EncryptionContext": {"jobId": "job-9"}},
-        {"CiphertextBlob": b"\x01\x02\xff", "EncryptionContext": {"jobId": "job-9"}},
+        {"KeyId": "alias/stack/hf-token", "Plaintext": TOKEN.encode(), "EncryptionContext": context},
+        {"CiphertextBlob": b"\x01\x02\xff", "EncryptionContext": context},
     ]

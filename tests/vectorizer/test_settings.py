@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from local.template_stack import function_environments, load_template
 from vectorizer.errors import (
     EndpointNotAllowedError,
     HuggingFaceError,
@@ -14,7 +15,7 @@ from vectorizer.errors import (
     PayloadTooLargeError,
     VectorizerError,
 )
-from vectorizer.settings import settings_from
+from vectorizer.settings import Settings, settings_from
 
 
 def test_defaults() -> None:
@@ -28,6 +29,36 @@ def test_defaults() -> None:
     assert (s.hf_backoff_base_seconds, s.hf_backoff_cap_seconds) == (0.5, 20.0)
     assert (s.chunk_size, s.max_message_bytes, s.max_receive_count) == (256, 900_000, 5)
     assert (s.default_token, s.default_token_secret_arn) == (None, None)
+
+
+# Every setting the template lets an operator turn through a parameter.
+TEMPLATE_PARAMETERS = {
+    "HF_API_BASE_URL": "HfApiBaseUrl", "DEFAULT_MODEL": "DefaultModel",
+    "HUGGINGFACE_APIKEY_SECRET_ARN": "HuggingFaceApiKeySecretArn",
+    "ENDPOINT_URL_ALLOWED_HOSTS": "EndpointUrlAllowedHosts", "HF_BATCH_SIZE": "HfBatchSize",
+    "HF_CONCURRENCY": "HfConcurrency", "SYNC_MAX_TEXTS": "SyncMaxTexts", "CHUNK_SIZE": "ChunkSize",
+    "MAX_RECEIVE_COUNT": "MaxReceiveCount", "JOB_TTL_DAYS": "JobTtlDays",
+}
+
+
+@pytest.mark.parametrize("function", ["ApiFunction", "WorkerFunction"])
+def test_template_defaults_match_settings_defaults(function: str) -> None:
+    # A deploy with default parameters and a run with no environment (tests, local tools) must
+    # behave the same: each parameter's default, read as the function reads it, is the field's.
+    template = load_template()
+    environment = function_environments(template)[function]
+    referenced = {
+        name: value["Ref"] for name, value in environment.items()
+        if isinstance(value, dict) and value.get("Ref") in template["Parameters"]
+        and name in {field.alias for field in Settings.model_fields.values()}
+    }
+    assert referenced == TEMPLATE_PARAMETERS
+    fields = {field.alias: name for name, field in Settings.model_fields.items()}
+    defaults = Settings()
+    for variable, parameter in referenced.items():
+        deployed = settings_from({variable: str(template["Parameters"][parameter]["Default"])})
+        field = fields[variable]
+        assert getattr(deployed, field) == getattr(defaults, field), (variable, parameter)
 
 
 def test_environment_names_are_read_and_converted() -> None:

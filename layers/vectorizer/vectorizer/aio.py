@@ -17,4 +17,5 @@ _runner = asyncio.Runner()
 
 
 def run(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run `coroutine` to completion on the container's one event loop; returns its result."""
     return _runner.run(coroutine)

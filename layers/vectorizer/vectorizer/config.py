@@ -10,12 +10,13 @@ from __future__ import annotations
 import fnmatch
 import re
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 
+import httpx
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from vectorizer.errors import EndpointNotAllowedError
+from vectorizer.errors import EndpointNotAllowedError, InvalidConfigError
 from vectorizer.settings import Settings
 
 Purpose = Literal["passage", "query"]
@@ -94,16 +95,44 @@ class ModuleConfig(BaseModel):
                         f"model {name!r} is not a Hugging Face model id like 'owner/name'"
                     )
         else:
-            parts = urlsplit(self.endpoint_url)
-            # Any other scheme is a URL we will not call: that is the allow-list's 403, not a 400.
-            if not parts.scheme or not parts.hostname:
-                raise _config_error(f"'endpointURL' {self.endpoint_url!r} is not an absolute URL")
+            problem = endpoint_url_problem(self.endpoint_url)
+            if problem is not None:
+                raise _config_error(problem)
         return self
 
     def model_for(self, purpose: Purpose, default_model: str) -> str:
         if self.passage_model and self.query_model:
             return self.query_model if purpose == "query" else self.passage_model
         return self.model or default_model
+
+
+def endpoint_url_problem(url: str) -> str | None:
+    """Why `url` can never be called (a caller's 400), or None when it is a URL we could call.
+
+    Takes the endpointURL as sent; returns a message for the caller. Whether we *may* call it is
+    the allow-list's question (`check_endpoint_allowed`, a 403), asked later.
+    """
+    # urlsplit silently drops tabs and newlines, so the host check would pass on a URL other than
+    # the one httpx is then given (which refuses it): refuse such characters here, by position.
+    bad = next((i for i, ch in enumerate(url) if ch.isspace() or not ch.isprintable()), None)
+    if bad is not None:
+        return f"'endpointURL' holds a whitespace or control character at position {bad}"
+    try:
+        parts = urlsplit(url)
+    except ValueError as error:  # an unclosed IPv6 bracket, say
+        return f"'endpointURL' {url!r} is not a URL ({error})"
+    # Any other scheme is a URL we will not call: that is the allow-list's 403, not a 400.
+    if not parts.scheme or not parts.hostname:
+        return f"'endpointURL' {url!r} is not an absolute URL"
+    try:
+        parts.port  # noqa: B018 - urlsplit checks the port only when it is read
+    except ValueError:
+        return f"'endpointURL' {url!r} has a port that is not a number from 0 to 65535"
+    try:
+        httpx.URL(url)  # the client that will call it must take it too
+    except (httpx.InvalidURL, ValueError) as error:
+        return f"'endpointURL' {url!r} is not a URL the HTTP client can call ({error})"
+    return None
 
 
 _CONFIG_KEYS = ("model", "passageModel", "queryModel", "endpointURL", "options", "vectorizeClassName")
@@ -166,6 +195,9 @@ def check_endpoint_allowed(url: str, settings: Settings) -> None:
     only; an entry spelled with a scheme and port (`http://127.0.0.1:8088`) admits exactly that,
     for local endpoints.
     """
+    problem = endpoint_url_problem(url)
+    if problem is not None:  # a config built without validation; never a 500 for it
+        raise InvalidConfigError(problem)
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
     if parts.username or parts.password:
@@ -177,7 +209,63 @@ def check_endpoint_allowed(url: str, settings: Settings) -> None:
         )
 
 
+DEFAULT_PORTS = {"http": 80, "https": 443}
+Origin = tuple[str, str, int]
+
+
+def _origin(parts: SplitResult) -> Origin | None:
+    """(scheme, host, port) of an http(s) URL, the port spelled out; None for anything else."""
+    scheme = parts.scheme.lower()
+    if scheme not in DEFAULT_PORTS or not parts.hostname:
+        return None
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    return scheme, parts.hostname.lower(), port if port is not None else DEFAULT_PORTS[scheme]
+
+
+def _entry_origin(entry: str) -> Origin | None:
+    """A DEFAULT_TOKEN_HOSTS entry: `host` (https) or `scheme://host:port`."""
+    return _origin(urlsplit(entry if "://" in entry else f"https://{entry}"))
+
+
+def _climbs(path: str) -> bool:
+    """Whether a path has `.` or `..` segments (even percent-encoded), which could leave a base path."""
+    return any(unquote(segment) in (".", "..") for segment in path.split("/"))
+
+
+def _under(path: str, base_path: str) -> bool:
+    base = base_path.rstrip("/")
+    return not base or path == base or path.startswith(f"{base}/")
+
+
+def default_token_may_go_to(url: str, settings: Settings) -> bool:
+    """Whether the deployment's default token may be sent to `url`: the one rule, for every route.
+
+    Takes the URL to be called and the settings; True only for `HF_API_BASE_URL` (same scheme,
+    host and port, and a path under its base path) and for the exact origins the operator lists
+    in `DEFAULT_TOKEN_HOSTS`. Everywhere else (any other allowed endpointURL host, which on
+    `*.endpoints.huggingface.cloud` anyone can create) the caller must bring their own token.
+    """
+    if endpoint_url_problem(url) is not None:
+        return False
+    parts = urlsplit(url)
+    origin = _origin(parts)
+    if origin is None or parts.username or parts.password or _climbs(parts.path):
+        return False
+    base = urlsplit(settings.hf_api_base_url)
+    if origin == _origin(base) and _under(parts.path, base.path):
+        return True
+    return any(origin == _entry_origin(entry) for entry in settings.default_token_hosts)
+
+
 def resolve_target(config: ModuleConfig, purpose: Purpose, settings: Settings) -> Target:
+    """The one URL to call for `config` and `purpose`, with its options.
+
+    Raises `EndpointNotAllowedError` (403) for an endpointURL we must never call and
+    `InvalidConfigError` (400) for one that is no callable URL.
+    """
     if config.endpoint_url:
         check_endpoint_allowed(config.endpoint_url, settings)
         return Target(url=config.endpoint_url, model=config.endpoint_url, options=config.options)

@@ -1,9 +1,12 @@
 """The caller's Hugging Face token: where it comes from, and how it crosses the queue sealed.
 
 A token is a bearer secret. It is read from the request header, else from the configured
-default; it is sent to HF and nowhere else. On the queue it rides encrypted with the stack's
-KMS key, with the job id as encryption context, so a sealed token lifted from one message
-cannot be replayed under another job.
+default; it is sent to HF and nowhere else. The default token is the operator's: it goes only to
+`HF_API_BASE_URL` and the hosts the operator lists in `DEFAULT_TOKEN_HOSTS`, never to an
+endpointURL a caller picked elsewhere. On the queue a caller's token rides encrypted with the
+stack's KMS key, under an encryption context of the job id, the stack's name and the purpose,
+so a sealed token lifted from one message (or the dead-letter queue) cannot be replayed under
+another job, in another stack, or for anything else.
 """
 
 from __future__ import annotations
@@ -13,13 +16,23 @@ import binascii
 import json
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from botocore.exceptions import ClientError
 
+from vectorizer.config import default_token_may_go_to
 from vectorizer.errors import MissingTokenError, VectorizerError
 from vectorizer.settings import Settings
 
 SecretReader = Callable[[str], str]
+
+# HF tokens are about 40 characters; 2048 leaves room for long JWT-style endpoint tokens while
+# staying well under KMS Encrypt's 4096-byte plaintext limit, so a job's token can always be sealed.
+MAX_TOKEN_CHARS = 2048
+NO_DEFAULT_TOKEN = "this deployment has no default token"
+TOKEN_HEADER_HINT = "in the X-Huggingface-Api-Key header"
+# What the encryption context binds besides the job id: this use of the key, and nothing else.
+SEAL_PURPOSE = "hf-token"
 
 
 def token_from_secret(secret: str) -> str:
@@ -59,9 +72,41 @@ class DefaultToken:
             return self._cached or None
         return None
 
+    def for_destination(self, url: str) -> str:
+        """The default token for a call to `url`, or `MissingTokenError` whose message says why not.
 
-def choose_token(header_value: str | None, default: DefaultToken) -> tuple[str, bool]:
-    """The token to use and whether it is the caller's own (True) rather than the default."""
+        Takes the URL about to be called; returns the token. The message is a reason to append
+        to a caller's own words ("...: send one in the header (<reason>)"); it never holds a token.
+        """
+        if not default_token_may_go_to(url, self._settings):
+            raise MissingTokenError(
+                f"this deployment's default token is not sent to {_host_of(url)!r}: it goes only to HF_API_BASE_URL "
+                "and the hosts the operator lists in DEFAULT_TOKEN_HOSTS"
+            )
+        token = self.get()
+        if not token:
+            raise MissingTokenError(NO_DEFAULT_TOKEN)
+        return token
+
+
+def _host_of(url: str) -> str:
+    try:
+        return urlsplit(url).hostname or "that endpoint"
+    except ValueError:
+        return "that endpoint"
+
+
+def choose_token(
+    header_value: str | None, default: DefaultToken, destination: str, *, how_to_send: str = TOKEN_HEADER_HINT
+) -> tuple[str, bool]:
+    """The token to send to `destination` (the URL to call) and whether it is the caller's own.
+
+    Takes the raw header value (a token, `Bearer <token>` or nothing), the default token and the
+    URL; returns (token, True) for the caller's own, (default, False) where the default may go.
+    Raises `VectorizerError` 401 `invalid_token` for a token no header could carry or too long,
+    and `MissingTokenError` 401 when there is none, saying how to send one (`how_to_send`) and
+    why the default does not apply.
+    """
     own = (header_value or "").strip()
     # "Bearer" alone (a client with an empty token) is no token, not the word as a token.
     if own.lower() == "bearer" or own.lower().startswith("bearer "):
@@ -73,46 +118,58 @@ def choose_token(header_value: str | None, default: DefaultToken) -> tuple[str, 
             raise VectorizerError(
                 "the Hugging Face token must be printable ASCII", status=401, code="invalid_token"
             )
+        if len(own) > MAX_TOKEN_CHARS:
+            raise VectorizerError(
+                f"the Hugging Face token has {len(own)} characters; the limit is {MAX_TOKEN_CHARS}",
+                status=401, code="invalid_token",
+            )
         return own, True
-    fallback = default.get()
-    if fallback:
-        return fallback, False
-    raise MissingTokenError(
-        "no Hugging Face token: send one in the X-Huggingface-Api-Key header "
-        "(this deployment has no default token)"
-    )
+    try:
+        return default.for_destination(destination), False
+    except MissingTokenError as missing:
+        raise MissingTokenError(
+            f"no Hugging Face token: send one {how_to_send} ({missing.message})"
+        ) from None
 
 
 class TokenSealer:
-    """Encrypts a token for the queue with `kms:Encrypt`, bound to one job id."""
+    """Encrypts a token for the queue with `kms:Encrypt`, bound to one job of one stack."""
 
-    def __init__(self, kms_client: Any, key_id: str) -> None:
+    def __init__(self, kms_client: Any, key_id: str, *, stack: str) -> None:
         self._kms = kms_client
         self._key_id = key_id
+        self._stack = stack
+
+    def context(self, job_id: str) -> dict[str, str]:
+        """The KMS encryption context for `job_id`: job, stack and purpose must all match to open."""
+        return {"jobId": job_id, "stack": self._stack, "purpose": SEAL_PURPOSE}
 
     def seal(self, token: str, job_id: str) -> str:
+        """The token encrypted under this stack's key and `context(job_id)`, as base64 text."""
         if not self._key_id:
             raise VectorizerError(
                 "this deployment cannot queue a caller's token: TOKEN_KEY_ID is not set",
                 status=500, code="token_key_missing",
             )
         answer = self._kms.encrypt(
-            KeyId=self._key_id, Plaintext=token.encode("utf-8"), EncryptionContext={"jobId": job_id}
+            KeyId=self._key_id, Plaintext=token.encode("utf-8"), EncryptionContext=self.context(job_id)
         )
         return base64.b64encode(answer["CiphertextBlob"]).decode("ascii")
 
     def unseal(self, sealed: str, job_id: str) -> str:
+        """The token `seal` sealed for `job_id` in this stack; a 400 `sealed_token_invalid` if it
+        does not open here (another job, stack or key), the KMS error itself if KMS is failing."""
         try:
             blob = base64.b64decode(sealed, validate=True)
         except (binascii.Error, ValueError):
             raise VectorizerError("the sealed token is not base64", code="sealed_token_invalid") from None
         try:
-            answer = self._kms.decrypt(CiphertextBlob=blob, EncryptionContext={"jobId": job_id})
+            answer = self._kms.decrypt(CiphertextBlob=blob, EncryptionContext=self.context(job_id))
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") not in ("InvalidCiphertextException", "IncorrectKeyException"):
                 raise  # throttling or a KMS outage: let the message be delivered again
             # Sealed for another job or key: no retry can open it, so the message is parked with this reason.
             raise VectorizerError(
-                "the sealed token does not open under this job id", code="sealed_token_invalid"
+                "the sealed token does not open under this job id in this stack", code="sealed_token_invalid"
             ) from None
         return answer["Plaintext"].decode("utf-8")

@@ -20,6 +20,8 @@ AWS_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_tim
 
 @dataclass
 class Services:
+    """One container's clients and stores; it is the `jobs.ports.JobDependencies` the job service takes."""
+
     settings: Settings
     hf: HuggingFaceClient
     jobs: JobStore
@@ -30,6 +32,7 @@ class Services:
 
 
 def build_services(settings: Settings | None = None) -> Services:
+    """The boto3- and httpx-backed services for `settings` (default: the function's environment)."""
     settings = settings or current_settings()
     dynamodb = boto3.client("dynamodb", config=AWS_CONFIG)
     sqs = boto3.client("sqs", config=AWS_CONFIG)
@@ -44,6 +47,6 @@ def build_services(settings: Settings | None = None) -> Services:
         jobs=JobStore(dynamodb, settings.jobs_table, settings.job_ttl_days),
         vectors=VectorStore(dynamodb, settings.vectors_table, settings.job_ttl_days),
         queue=ChunkQueue(sqs, settings.work_queue_url, settings.dead_letter_queue_url, settings.max_message_bytes),
-        sealer=TokenSealer(kms, settings.token_key_id),
+        sealer=TokenSealer(kms, settings.token_key_id, stack=settings.stack_name),
         default_token=DefaultToken(settings, read_secret),
     )

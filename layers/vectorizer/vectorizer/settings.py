@@ -27,6 +27,11 @@ class Settings(BaseModel):
     endpoint_url_allowed_hosts: tuple[str, ...] = Field(
         tuple(DEFAULT_ALLOWED_HOSTS.split(",")), alias="ENDPOINT_URL_ALLOWED_HOSTS"
     )
+    # Where the default token may go besides HF_API_BASE_URL: exact hosts (https), or
+    # scheme://host:port for a local http endpoint. Empty: only HF_API_BASE_URL gets it.
+    default_token_hosts: tuple[str, ...] = Field((), alias="DEFAULT_TOKEN_HOSTS")
+    # Part of the KMS encryption context of a sealed token, so that it opens in this stack only.
+    stack_name: str = Field("local", min_length=1, alias="STACK_NAME")
 
     # Hugging Face request shaping: how many texts per HTTP request, how many requests at once.
     hf_batch_size: int = Field(32, ge=1, le=1024, alias="HF_BATCH_SIZE")
@@ -61,11 +66,21 @@ class Settings(BaseModel):
     dead_letter_queue_url: str = Field("", alias="DEAD_LETTER_QUEUE_URL")
     token_key_id: str = Field("", alias="TOKEN_KEY_ID")
 
-    @field_validator("endpoint_url_allowed_hosts", mode="before")
+    @field_validator("endpoint_url_allowed_hosts", "default_token_hosts", mode="before")
     @classmethod
     def _split_hosts(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(host.strip().lower() for host in value.split(",") if host.strip())
+        return value
+
+    @field_validator("default_token_hosts")
+    @classmethod
+    def _exact_hosts_only(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        # A pattern would hand the operator's token to every host it matches, strangers' included
+        # (anyone can create a *.endpoints.huggingface.cloud endpoint): refuse it at cold start.
+        patterns = [host for host in value if "*" in host or "?" in host]
+        if patterns:
+            raise ValueError(f"DEFAULT_TOKEN_HOSTS takes exact hosts, not patterns: {', '.join(patterns)}")
         return value
 
     @field_validator("default_token", "default_token_secret_arn", mode="before")

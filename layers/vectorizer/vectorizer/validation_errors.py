@@ -21,6 +21,11 @@ def _where(loc: Sequence[Any]) -> str:
 
 
 def describe_validation_errors(errors: Sequence[dict[str, Any]]) -> VectorizerError:
+    """Takes pydantic's error dicts (`type`, `loc`, `msg`); returns the one error to answer with.
+
+    400 `bad_json` if the body did not parse, 400 `invalid_config` naming the first bad config
+    field, else 422 `validation_error` listing up to MAX_LISTED fields with pydantic's messages.
+    """
     if any(error.get("type") == "json_invalid" for error in errors):
         return VectorizerError("the request body is not valid JSON", status=400, code="bad_json")
     config_errors = [e for e in errors if tuple(e.get("loc", ()))[:2] == ("body", "config")]

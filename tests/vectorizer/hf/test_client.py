@@ -61,6 +61,9 @@ class FakeHF:
 
     script: list[Any] = field(default_factory=list)
     refuse: frozenset[str] = frozenset()
+    # A request carrying any of these is answered with 16-wide vectors, as a replica serving
+    # another model would answer.
+    wide: frozenset[str] = frozenset()
     yields: Callable[[list[str]], int] = lambda inputs: 3  # loop turns a request stays in flight
     requests: list[httpx.Request] = field(default_factory=list)
     bodies: list[dict[str, Any]] = field(default_factory=list)
@@ -89,6 +92,8 @@ class FakeHF:
         refused = [t for t in body["inputs"] if t in self.refuse]
         if refused:
             return httpx.Response(400, json={"error": f"Input validation error: cannot embed {refused[0]!r}"})
+        if self.wide & set(body["inputs"]):
+            return httpx.Response(200, json=[vector_for(t) + [0.5] * 13 for t in body["inputs"]])
         return httpx.Response(200, json=[vector_for(t) for t in body["inputs"]])
 
     @property
@@ -461,6 +466,70 @@ def test_unusable_200_answer_is_not_retried() -> None:
     error = only_error(run.outcome)
     assert (error.status, error.code, error.retryable) == (502, "hf_bad_response", False)
     assert error.message == "Hugging Face returned an unusable answer: 1 vectors for 2 inputs"
+
+
+def test_a_200_that_is_not_json_is_retried_like_a_502() -> None:
+    # A proxy's HTML error page under status 200 is no verdict on the inputs: it failed them for good.
+    fake = FakeHF(script=[httpx.Response(200, text="<html><body>502 Bad Gateway</body></html>")])
+    run = embed(fake, ["text-0", "text-1"])
+    assert run.outcome.vectors == [vector_for("text-0"), vector_for("text-1")]
+    assert run.outcome.errors == {}
+    assert run.sleeps == [0.5]
+    assert len(fake.requests) == 2
+
+
+def test_a_200_that_is_never_json_ends_as_a_passing_bad_response() -> None:
+    fake = FakeHF(script=[httpx.Response(200, text="<html>maintenance</html>")] * 3)
+    run = embed(fake, ["text-0"], s=settings(HF_MAX_ATTEMPTS="3"))
+    error = only_error(run.outcome)
+    assert (error.status, error.code, error.retryable) == (502, "hf_bad_response", True)
+    assert error.message == "Hugging Face returned an unusable answer: a body that is not JSON"
+    assert len(fake.requests) == 3
+
+
+def test_vectors_of_one_request_share_one_width_across_batches() -> None:
+    # Batches are separate answers: batches of 3 and 16 dimensions were mixed in one request.
+    fake = FakeHF(wide=frozenset({"text-2"}))
+    run = embed(fake, texts(6), s=settings(HF_BATCH_SIZE="2"))
+    assert run.outcome.vectors == [vector_for("text-0"), vector_for("text-1"), None, None,
+                                   vector_for("text-4"), vector_for("text-5")]
+    assert sorted(run.outcome.errors) == [2, 3]
+    for error in run.outcome.errors.values():
+        assert (error.status, error.code, error.retryable, error.item_specific) == (502, "hf_bad_response", False, True)
+        assert error.message == "HF answered 16 dimensions where this request's other vectors have 3"
+    assert run.outcome.dimensions == 3
+    assert run.outcome.first_request_wide_error() is None
+
+
+def test_the_width_most_vectors_share_is_kept() -> None:
+    fake = FakeHF(wide=frozenset({"text-2", "text-4"}))
+    run = embed(fake, texts(6), s=settings(HF_BATCH_SIZE="2"))
+    assert [i for i, v in enumerate(run.outcome.vectors) if v is None] == [0, 1]
+    assert run.outcome.errors[0].message == "HF answered 3 dimensions where this request's other vectors have 16"
+    assert {len(v) for v in run.outcome.vectors if v is not None} == {16}
+
+
+def test_on_a_tie_the_earliest_inputs_width_is_kept() -> None:
+    fake = FakeHF(wide=frozenset({"text-2"}))
+    run = embed(fake, texts(4), s=settings(HF_BATCH_SIZE="2"))
+    assert [i for i, v in enumerate(run.outcome.vectors) if v is None] == [2, 3]
+
+
+def test_keep_width_fails_only_the_odd_vectors() -> None:
+    outcome = EmbedOutcome(vectors=[[1.0, 2.0], None, [1.0, 2.0, 3.0]])
+    outcome.keep_width(3, "this job's other vectors")
+    assert outcome.vectors == [None, None, [1.0, 2.0, 3.0]]
+    assert list(outcome.errors) == [0]
+    assert outcome.errors[0].message == "HF answered 2 dimensions where this job's other vectors have 3"
+
+
+def test_a_url_the_http_client_refuses_is_a_config_error_not_a_crash() -> None:
+    fake = FakeHF()
+    bad = Target(url="https://abc.endpoints.huggingface.cloud/\tx", model="m", options=target().options)
+    run = embed(fake, ["text-0"], tgt=bad)
+    error = only_error(run.outcome)
+    assert (error.status, error.code, error.retryable) == (400, "invalid_config", False)
+    assert fake.requests == []
 
 
 def test_redirect_is_not_followed_so_the_token_stays_put() -> None:

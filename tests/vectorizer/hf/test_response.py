@@ -155,6 +155,30 @@ def test_decode_json() -> None:
         assert caught.value.message.endswith("a body that is not JSON")
 
 
+def test_a_body_that_is_not_json_is_a_passing_failure() -> None:
+    # Not HF's answer but something in between (a proxy's HTML page): worth another try, like a 502.
+    with pytest.raises(HuggingFaceError) as caught:
+        decode_json(b"<html><body>502 Bad Gateway</body></html>")
+    error = caught.value
+    assert (error.status, error.code, error.retryable, error.item_specific) == (502, "hf_bad_response", True, False)
+
+
+def test_json_nested_past_the_parsers_depth_is_a_bad_response_not_a_crash() -> None:
+    with pytest.raises(HuggingFaceError) as caught:
+        decode_json(b"[" * 100_000 + b"]" * 100_000)
+    assert (caught.value.code, caught.value.retryable) == ("hf_bad_response", False)
+    assert caught.value.message.endswith("JSON nested too deeply to be embeddings")
+
+
+def test_an_error_body_nested_past_the_parsers_depth_is_still_classified() -> None:
+    # HF's error text is read with json.loads too; a RecursionError there was a 500.
+    body = b"[" * 100_000
+    error = classify_failure(500, body, None)
+    assert (error.status, error.code, error.retryable) == (502, "hf_upstream_error", True)
+    assert error.message == f"Hugging Face failed with status 500: {'[' * MAX_ERROR_CHARS}"
+    assert estimated_time(body) is None
+
+
 # ------------------------------------------------------------------ HF's words
 
 

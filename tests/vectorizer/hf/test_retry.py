@@ -8,6 +8,7 @@ import pytest
 
 from vectorizer.errors import HuggingFaceError
 from vectorizer.hf.retry import MIN_REQUEST_SECONDS, RetryPolicy
+from vectorizer.settings import Settings
 
 
 class CeilingRng(random.Random):
@@ -31,7 +32,11 @@ POLICY = RetryPolicy(max_attempts=6, base_seconds=0.5, cap_seconds=20.0)
 
 
 def test_defaults_match_settings_defaults() -> None:
-    assert RetryPolicy() == RetryPolicy(max_attempts=6, base_seconds=0.5, cap_seconds=20.0)
+    defaults = Settings()
+    assert RetryPolicy() == RetryPolicy(
+        max_attempts=defaults.hf_max_attempts, base_seconds=defaults.hf_backoff_base_seconds,
+        cap_seconds=defaults.hf_backoff_cap_seconds,
+    ) == RetryPolicy(max_attempts=6, base_seconds=0.5, cap_seconds=20.0)
     assert MIN_REQUEST_SECONDS == 1.0
 
 

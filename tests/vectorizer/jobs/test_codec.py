@@ -49,6 +49,20 @@ def test_decode_refuses_a_partial_value(size: int) -> None:
 
 
 def test_decode_accepts_memoryview_and_bytearray() -> None:
+    # boto3 hands binary attributes back as bytes, boto3's Binary (its .value) or a buffer.
     data = encode_vector([1.5, -3.25])
     assert decode_vector(bytearray(data)) == [1.5, -3.25]
-    assert decode_vector(bytes(memoryview(data))) == [1.5, -3.25]
+    assert decode_vector(memoryview(data)) == [1.5, -3.25]
+    # A view of part of a larger buffer: its length is the view's, not the buffer's.
+    assert decode_vector(memoryview(b"\xff" + data + b"\xff")[1:-1]) == [1.5, -3.25]
+
+
+def test_decode_refuses_a_partial_value_in_a_memoryview() -> None:
+    with pytest.raises(ValueError, match=r"^6 bytes is not a whole number of float32 values$"):
+        decode_vector(memoryview(b"\x00" * 6))
+
+
+def test_decode_reads_a_memoryview_of_other_items_by_its_bytes() -> None:
+    # len() of a view over 4-byte items counts items, not bytes: the check must count bytes.
+    floats = memoryview(encode_vector([1.5, -3.25, 0.5])).cast("f")
+    assert decode_vector(floats) == [1.5, -3.25, 0.5]

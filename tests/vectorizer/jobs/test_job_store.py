@@ -15,6 +15,7 @@ from vectorizer.jobs.job_store import ItemError, JobStore, chunk_sk, error_sk, f
 
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 FP = items_fingerprint([0, 1, 2])
+KEY = "6b" * 32
 
 
 @pytest.fixture
@@ -48,7 +49,7 @@ def test_final_status(succeeded: int, failed: int, status: str) -> None:
 
 def test_create_and_get(store: JobStore, dynamodb: Any) -> None:
     before = int(time.time())
-    store.create("job-1", total=600, chunks=3, model="org/model")
+    store.create("job-1", total=600, chunks=3, model="org/model", signing_key=KEY)
     job = store.get("job-1", max_errors=10)
     assert (job.job_id, job.status, job.total, job.chunks, job.chunks_done) == ("job-1", "queued", 600, 3, 0)
     assert (job.succeeded, job.failed, job.model, job.dimensions, job.errors) == (0, 0, "org/model", None, [])
@@ -59,9 +60,9 @@ def test_create_and_get(store: JobStore, dynamodb: Any) -> None:
 
 
 def test_create_twice_is_refused(store: JobStore) -> None:
-    store.create("job-1", total=1, chunks=1, model="m")
+    store.create("job-1", total=1, chunks=1, model="m", signing_key=KEY)
     with pytest.raises(ClientError) as caught:
-        store.create("job-1", total=2, chunks=2, model="m")
+        store.create("job-1", total=2, chunks=2, model="m", signing_key=KEY)
     assert caught.value.response["Error"]["Code"] == "ConditionalCheckFailedException"
     assert store.get("job-1", max_errors=0).total == 1
 
@@ -74,7 +75,7 @@ def test_unknown_job_is_404(store: JobStore) -> None:
 
 
 def test_mark_failed(store: JobStore, dynamodb: Any) -> None:
-    store.create("job-1", total=1, chunks=1, model="m")
+    store.create("job-1", total=1, chunks=1, model="m", signing_key=KEY)
     store.mark_failed("job-1", "the work queue refused 1 chunk message(s): busy" + "!" * 2000)
     assert store.get("job-1", max_errors=0).status == "failed"
     reason = raw_job(dynamodb, "job-1")["failureReason"]["S"]
@@ -83,7 +84,7 @@ def test_mark_failed(store: JobStore, dynamodb: Any) -> None:
 
 
 def test_mark_failed_aborts_the_job_and_start_reports_it(store: JobStore) -> None:
-    store.create("job-1", total=20, chunks=2, model="m")
+    store.create("job-1", total=20, chunks=2, model="m", signing_key=KEY)
     assert store.start("job-1", model="m", total=20, chunks=2).aborted is False
     store.mark_failed("job-1", "the work queue could not be reached")
     job = store.get("job-1", max_errors=0)
@@ -98,7 +99,7 @@ def test_mark_failed_aborts_the_job_and_start_reports_it(store: JobStore) -> Non
 
 
 def test_start_marks_a_queued_job_running_and_keeps_its_fields(store: JobStore) -> None:
-    store.create("job-1", total=10, chunks=2, model="org/model")
+    store.create("job-1", total=10, chunks=2, model="org/model", signing_key=KEY)
     created = store.get("job-1", max_errors=0).created_at
     seen = store.start("job-1", model="other/model", total=99, chunks=99)
     assert (seen.status, seen.total, seen.chunks, seen.model, seen.aborted) == ("running", 10, 2, "org/model", False)
@@ -125,7 +126,7 @@ def test_start_without_counts_leaves_them_unknown(store: JobStore, dynamodb: Any
 
 
 def test_start_does_not_reopen_a_finished_job(store: JobStore) -> None:
-    store.create("job-1", total=1, chunks=1, model="m")
+    store.create("job-1", total=1, chunks=1, model="m", signing_key=KEY)
     store.start("job-1", model="m", total=1, chunks=1)
     assert store.count_chunk("job-1", 0, fingerprint=FP, succeeded=1, failed=0, dimensions=3)
     assert store.finish_if_complete("job-1") == "succeeded"
@@ -134,11 +135,38 @@ def test_start_does_not_reopen_a_finished_job(store: JobStore) -> None:
     assert store.get("job-1", max_errors=0).status == "succeeded"
 
 
+def test_an_api_job_keeps_its_origin_and_signing_key_which_only_start_reads_back(
+    store: JobStore, dynamodb: Any
+) -> None:
+    store.create("job-1", total=2, chunks=1, model="m", signing_key=KEY)
+    item = raw_job(dynamodb, "job-1")
+    assert (item["origin"]["S"], item["signingKey"]["S"]) == ("api", KEY)
+
+    read = store.get("job-1", max_errors=10)
+    assert (read.origin, read.from_api, read.signing_key) == ("api", True, None)
+    assert KEY not in repr(read)
+
+    started = store.start("job-1", model="m", total=2, chunks=1)
+    assert (started.origin, started.signing_key) == ("api", KEY)
+    assert KEY not in repr(started)
+    assert store.count_chunk("job-1", 0, fingerprint=FP, succeeded=2, failed=0, dimensions=3)
+    assert store.finish_if_complete("job-1") == "succeeded"
+    # A finished job is read back rather than updated: the key comes with it all the same.
+    assert store.start("job-1", model="m", total=2, chunks=1).signing_key == KEY
+
+
+def test_a_job_first_seen_on_the_queue_is_a_producers_without_a_key(store: JobStore, dynamodb: Any) -> None:
+    seen = store.start("ext-1", model="m", total=None, chunks=None)
+    assert (seen.origin, seen.from_api, seen.signing_key) == ("producer", False, None)
+    assert raw_job(dynamodb, "ext-1")["origin"]["S"] == "producer"
+    assert "signingKey" not in raw_job(dynamodb, "ext-1")
+
+
 # ------------------------------------------------------------------ counting chunks
 
 
 def test_counting_a_chunk_twice_counts_once(store: JobStore, dynamodb: Any) -> None:
-    store.create("job-1", total=300, chunks=2, model="m")
+    store.create("job-1", total=300, chunks=2, model="m", signing_key=KEY)
     assert store.chunk_fingerprint("job-1", 0) is None
     assert store.count_chunk("job-1", 0, fingerprint=FP, succeeded=250, failed=6, dimensions=384) is True
     assert store.chunk_fingerprint("job-1", 0) == FP
@@ -149,7 +177,7 @@ def test_counting_a_chunk_twice_counts_once(store: JobStore, dynamodb: Any) -> N
 
 
 def test_chunks_add_up_and_dimensions_are_kept_from_the_first(store: JobStore) -> None:
-    store.create("job-1", total=5, chunks=3, model="m")
+    store.create("job-1", total=5, chunks=3, model="m", signing_key=KEY)
     assert store.count_chunk("job-1", 2, fingerprint=FP, succeeded=2, failed=0, dimensions=8)
     assert store.count_chunk("job-1", 0, fingerprint=FP, succeeded=0, failed=2, dimensions=None)
     assert store.count_chunk("job-1", 1, fingerprint=FP, succeeded=1, failed=0, dimensions=16)
@@ -158,7 +186,7 @@ def test_chunks_add_up_and_dimensions_are_kept_from_the_first(store: JobStore) -
 
 
 def test_chunk_marker_records_its_counts(store: JobStore, dynamodb: Any) -> None:
-    store.create("job-1", total=5, chunks=1, model="m")
+    store.create("job-1", total=5, chunks=1, model="m", signing_key=KEY)
     store.count_chunk("job-1", 7, fingerprint=FP, succeeded=4, failed=1, dimensions=3)
     marker = dynamodb.get_item(TableName=JOBS_TABLE, Key={"jobId": {"S": "job-1"}, "sk": {"S": "chunk#000007"}})["Item"]
     assert (marker["succeeded"]["N"], marker["failed"]["N"], marker["fingerprint"]["S"]) == ("4", "1", FP)
@@ -167,8 +195,8 @@ def test_chunk_marker_records_its_counts(store: JobStore, dynamodb: Any) -> None
 
 
 def test_chunk_fingerprint_is_per_job(store: JobStore) -> None:
-    store.create("job-1", total=1, chunks=1, model="m")
-    store.create("job-2", total=1, chunks=1, model="m")
+    store.create("job-1", total=1, chunks=1, model="m", signing_key=KEY)
+    store.create("job-2", total=1, chunks=1, model="m", signing_key=KEY)
     store.count_chunk("job-1", 0, fingerprint=FP, succeeded=1, failed=0, dimensions=3)
     seen = [store.chunk_fingerprint(job_id, chunk) for job_id, chunk in (("job-1", 0), ("job-2", 0), ("job-1", 1))]
     assert seen == [FP, None, None]
@@ -209,7 +237,7 @@ def test_a_marker_written_before_fingerprints_reads_as_empty(store: JobStore, dy
     ],
 )
 def test_job_finishes_when_every_chunk_is_counted(store: JobStore, counts: list[tuple[int, int]], status: str) -> None:
-    store.create("job-1", total=5, chunks=2, model="m")
+    store.create("job-1", total=5, chunks=2, model="m", signing_key=KEY)
     store.start("job-1", model="m", total=5, chunks=2)
     (s0, f0), (s1, f1) = counts
     store.count_chunk("job-1", 0, fingerprint=FP, succeeded=s0, failed=f0, dimensions=3 if s0 else None)
@@ -225,7 +253,7 @@ def test_job_finishes_when_every_chunk_is_counted(store: JobStore, counts: list[
 
 
 def test_a_redelivered_chunk_does_not_close_the_job_early(store: JobStore) -> None:
-    store.create("job-1", total=4, chunks=2, model="m")
+    store.create("job-1", total=4, chunks=2, model="m", signing_key=KEY)
     store.count_chunk("job-1", 0, fingerprint=FP, succeeded=2, failed=0, dimensions=3)
     store.count_chunk("job-1", 0, fingerprint=FP, succeeded=2, failed=0, dimensions=3)
     assert store.finish_if_complete("job-1") is None
@@ -234,7 +262,7 @@ def test_a_redelivered_chunk_does_not_close_the_job_early(store: JobStore) -> No
 
 def test_finish_of_unknown_or_failed_job_does_nothing(store: JobStore) -> None:
     assert store.finish_if_complete("nope") is None
-    store.create("job-1", total=1, chunks=1, model="m")
+    store.create("job-1", total=1, chunks=1, model="m", signing_key=KEY)
     store.mark_failed("job-1", "queue down")
     store.count_chunk("job-1", 0, fingerprint=FP, succeeded=1, failed=0, dimensions=3)
     assert store.finish_if_complete("job-1") is None
@@ -298,7 +326,7 @@ def test_job_with_a_total_but_no_chunk_count_closes_when_the_total_is_reached(st
 
 
 def test_an_aborted_job_is_never_reopened_by_finishing(store: JobStore) -> None:
-    store.create("job-1", total=2, chunks=2, model="m")
+    store.create("job-1", total=2, chunks=2, model="m", signing_key=KEY)
     store.mark_failed("job-1", "the work queue could not be reached")
     store.count_chunk("job-1", 0, fingerprint=FP, succeeded=1, failed=0, dimensions=3)
     store.count_chunk("job-1", 1, fingerprint=FP, succeeded=1, failed=0, dimensions=3)
@@ -310,7 +338,7 @@ def test_an_aborted_job_is_never_reopened_by_finishing(store: JobStore) -> None:
 
 
 def test_item_errors_come_back_in_index_order_with_ids(store: JobStore) -> None:
-    store.create("job-1", total=2000, chunks=1, model="m")
+    store.create("job-1", total=2000, chunks=1, model="m", signing_key=KEY)
     errors = [ItemError(index=i, id=(f"doc-{i}" if i % 2 else None), error=f"refused {i}") for i in (1500, 3, 20, 7)]
     store.record_errors("job-1", errors)
     store.count_chunk("job-1", 0, fingerprint=FP, succeeded=1996, failed=4, dimensions=3)
@@ -322,7 +350,7 @@ def test_item_errors_come_back_in_index_order_with_ids(store: JobStore) -> None:
 
 
 def test_recording_errors_again_changes_nothing(store: JobStore, dynamodb: Any) -> None:
-    store.create("job-1", total=3, chunks=1, model="m")
+    store.create("job-1", total=3, chunks=1, model="m", signing_key=KEY)
     errors = [ItemError(index=i, id=None, error="bad") for i in range(3)]
     store.record_errors("job-1", errors)
     store.record_errors("job-1", errors)
@@ -330,7 +358,7 @@ def test_recording_errors_again_changes_nothing(store: JobStore, dynamodb: Any) 
 
 
 def test_item_errors_are_capped_by_max_errors_across_pages(store: JobStore) -> None:
-    store.create("job-1", total=60, chunks=1, model="m")
+    store.create("job-1", total=60, chunks=1, model="m", signing_key=KEY)
     store.record_errors("job-1", [ItemError(index=i, id=None, error="e" * 3000) for i in range(60)])
     store.count_chunk("job-1", 0, fingerprint=FP, succeeded=0, failed=60, dimensions=None)
     job = store.get("job-1", max_errors=40)
@@ -341,12 +369,12 @@ def test_item_errors_are_capped_by_max_errors_across_pages(store: JobStore) -> N
 
 
 def test_errors_are_only_read_when_items_failed(store: JobStore) -> None:
-    store.create("job-1", total=1, chunks=1, model="m")
+    store.create("job-1", total=1, chunks=1, model="m", signing_key=KEY)
     store.record_errors("job-1", [ItemError(index=0, id=None, error="stale")])
     assert store.get("job-1", max_errors=10).errors == []  # failed counter is still 0
 
 
 def test_recording_no_errors_writes_nothing(store: JobStore, dynamodb: Any) -> None:
-    store.create("job-1", total=1, chunks=1, model="m")
+    store.create("job-1", total=1, chunks=1, model="m", signing_key=KEY)
     store.record_errors("job-1", [])
     assert all_keys(dynamodb, "job-1") == ["job"]

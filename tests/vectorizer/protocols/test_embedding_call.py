@@ -123,13 +123,13 @@ def test_more_dimensions_than_the_model_has_is_400() -> None:
 )
 def test_the_token_comes_from_the_headers_else_the_default(header, authorization, expected) -> None:
     default = DefaultToken(settings_from({"HUGGINGFACE_APIKEY": DEFAULT}), read_secret=lambda arn: "")
-    assert token_for(header, authorization, default) == expected
+    assert token_for(header, authorization, default, TARGET.url) == expected
 
 
 def test_no_token_anywhere_is_401_saying_how_to_send_one() -> None:
     default = DefaultToken(settings_from({}), read_secret=lambda arn: "")
     with pytest.raises(MissingTokenError) as caught:
-        token_for(None, None, default)
+        token_for(None, None, default, TARGET.url)
     assert caught.value.status == 401
     assert "Authorization: Bearer" in caught.value.message and "X-Huggingface-Api-Key" in caught.value.message
 

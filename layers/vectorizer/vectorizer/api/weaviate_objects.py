@@ -76,7 +76,7 @@ def camel_case_split(name: str) -> list[str]:
 
     Runs of lower-case letters, upper-case letters, digits and anything else become parts; an
     upper-case run followed by lower-case letters hands its last letter over, so `PDFLoader`
-    gives `PDF`, `Loader`.
+    gives `PDF`, `Loader`. Takes the name; returns its parts in order (spaces are parts too).
     """
     runs: list[list[str]] = []
     last = 0
@@ -100,7 +100,10 @@ def _go_lower(text: str) -> str:
 
 
 def split_camel_case(name: str, lowercase: bool = False) -> str:
-    """`SuperCar` -> `Super Car`: the words of a name joined by spaces, as Weaviate writes them."""
+    """`SuperCar` -> `Super Car`: the words of a name joined by spaces, as Weaviate writes them.
+
+    Takes the name and whether to lowercase each word (Go's rune-by-rune ToLower); returns the text.
+    """
     out: list[str] = []
     for i, part in enumerate(camel_case_split(name)):
         if part == " ":
@@ -166,10 +169,12 @@ class WeaviateProperty(BaseModel):
 
     @property
     def skip(self) -> bool:
+        """The property's `skip` setting: True leaves it out of the text (default False)."""
         return _flag(self.settings, "skip", False)
 
     @property
     def vectorize_property_name(self) -> bool:
+        """The property's `vectorizePropertyName`: True puts its name before each value (default False)."""
         return _flag(self.settings, "vectorizePropertyName", False)
 
 
@@ -218,9 +223,11 @@ class WeaviateClass(BaseModel):
 
     @property
     def vectorize_class_name(self) -> bool:
+        """The class's `vectorizeClassName`: True starts the text with the class name (default True)."""
         return _flag(self.settings, "vectorizeClassName", True)
 
     def get_property(self, name: str) -> WeaviateProperty | None:
+        """The declared property called `name` (as normalised), or None when the class has none."""
         for prop in self.properties or ():
             if prop.name == name:
                 return prop
@@ -276,6 +283,8 @@ def _checked_settings(weaviate_class: WeaviateClass) -> dict[str, Any]:
 def module_config(weaviate_class: WeaviateClass | Mapping[str, Any]) -> dict[str, Any]:
     """The class-level text2vec-huggingface moduleConfig, for `config.ModuleConfig`.
 
+    Takes a class (validated or a mapping); returns a new dict. Raises InvalidConfigError for
+    settings this service does not support (named vectors, source `properties`).
     The keys that shape the object text (`vectorizeClassName`) are taken out. Weaviate also reads
     the endpoint from `endpointUrl` (before `endpointURL`); that spelling is turned into
     `endpointURL` here. Every other key is passed through, so unknown ones still fail validation.
@@ -417,6 +426,7 @@ def object_text(
     `lowercase=True` reproduces a Weaviate started with `LOWERCASE_VECTORIZATION_INPUT=true`
     (and every Weaviate before 2024): class name, property names and values all lowercased.
     Pass a validated `WeaviateClass` when building many texts; a mapping is validated each call.
+    Returns the text; raises InvalidObjectError for an object Weaviate would refuse.
     """
     cls = _as_class(weaviate_class)
     _checked_settings(cls)

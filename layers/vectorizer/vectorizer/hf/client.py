@@ -13,6 +13,7 @@ import asyncio
 import json
 import random
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -42,6 +43,29 @@ class EmbedOutcome:
     def first_request_wide_error(self) -> HuggingFaceError | None:
         """The first failure that is not about an input itself (loading, rate limit, token...)."""
         return next((e for _, e in sorted(self.errors.items()) if not e.item_specific), None)
+
+    def common_width(self) -> int | None:
+        """The width most vectors share (the earliest input's on a tie); None without vectors."""
+        widths = [len(vector) for vector in self.vectors if vector is not None]
+        if not widths:
+            return None
+        counts = Counter(widths)
+        return max(widths, key=lambda width: (counts[width], -widths.index(width)))
+
+    def keep_width(self, width: int, others: str) -> None:
+        """Fail every vector that is not `width` wide, with a reason naming both widths.
+
+        Takes the width to keep and what holds it (`"this request's other vectors"`); vectors
+        of one request or job must be comparable, so an odd one is an error, never stored.
+        """
+        for index, vector in enumerate(self.vectors):
+            if vector is not None and len(vector) != width:
+                self.vectors[index] = None
+                # Item-specific: the other inputs keep their vectors; not retryable: HF said it.
+                self.errors[index] = HuggingFaceError(
+                    f"HF answered {len(vector)} dimensions where {others} have {width}",
+                    status=502, code="hf_bad_response", item_specific=True,
+                )
 
 
 def request_headers(token: str | None, target: Target) -> dict[str, str]:
@@ -113,7 +137,11 @@ class HuggingFaceClient:
     async def embed(
         self, target: Target, texts: list[str], token: str | None, deadline: float
     ) -> EmbedOutcome:
-        """Vectorize `texts` before `deadline` (a `time.monotonic()` value)."""
+        """Vectorize `texts` before `deadline` (a `time.monotonic()` value).
+
+        Returns one entry per input, in input order: its vector, or its error. Every vector has
+        the same width; inputs HF answered with another width than most get an error instead.
+        """
         outcome = EmbedOutcome(vectors=[None] * len(texts))
         size = self._settings.hf_batch_size
         gate = asyncio.Semaphore(self._settings.hf_concurrency)
@@ -121,6 +149,10 @@ class HuggingFaceClient:
         await asyncio.gather(
             *(self._embed_batch(target, texts, batch, token, deadline, gate, outcome) for batch in batches)
         )
+        width = outcome.common_width()
+        if width is not None:
+            # Batches are separate HF answers: a replica serving another model could answer one.
+            outcome.keep_width(width, "this request's other vectors")
         return outcome
 
     async def _embed_batch(
@@ -189,6 +221,11 @@ class HuggingFaceClient:
             raise HuggingFaceError(
                 f"Hugging Face could not be reached ({type(exc).__name__})",
                 status=502, code="hf_unreachable", retryable=True,
+            ) from None
+        except httpx.InvalidURL:
+            # Config validation refuses such URLs first; should one slip through, it is the config's fault.
+            raise HuggingFaceError(
+                "the endpoint URL is not one the HTTP client can call", status=400, code="invalid_config"
             ) from None
         body = response.content
         if response.status_code != 200:

@@ -70,8 +70,10 @@ def _mean_pool(tokens: Any) -> list[float]:
 def parse_embeddings(payload: Any, expected: int) -> list[list[float]]:
     """Return one vector per input, in input order, from any shape HF is known to answer.
 
-    Accepted: a 2-D array; a 1-D array for a single input; `{"embeddings": [[...]]}`; 3-D token
-    vectors (one matrix per input) and 4-D ones with an outer length of 1, both mean-pooled.
+    Takes the decoded answer and the number of inputs sent. Accepted: a 2-D array; a 1-D array
+    for a single input; `{"embeddings": [[...]]}`; 3-D token vectors (one matrix per input) and
+    4-D ones with an outer length of 1, both mean-pooled. Raises HuggingFaceError (502) for any
+    other shape, a count other than `expected`, or vectors of different lengths.
     """
     if isinstance(payload, dict):
         if "embeddings" not in payload:
@@ -106,17 +108,36 @@ def parse_embeddings(payload: Any, expected: int) -> list[list[float]]:
 
 
 def decode_json(body: bytes) -> Any:
+    """Takes a 200 answer's bytes; returns its JSON, or raises a retryable `hf_bad_response` (502).
+
+    A 200 that is not JSON is not HF's answer but something in between (a proxy's or load
+    balancer's HTML page), so it is passing like a 502, not a verdict on the inputs.
+    """
     try:
         return json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise _bad_response("a body that is not JSON") from exc
+    except RecursionError:
+        raise _bad_response("JSON nested too deeply to be embeddings") from None
+    except (ValueError, UnicodeDecodeError):
+        error = _bad_response("a body that is not JSON")
+        error.retryable = True
+        raise error from None
+
+
+def _loads_or_none(body: bytes) -> Any:
+    """The JSON of an error body, or None when it is not JSON (or nested past the parser's depth)."""
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
 
 
 def error_text(body: bytes) -> str:
-    """HF's own words from an error answer: `{"error": "..."}`, a list of them, or plain text."""
-    try:
-        decoded = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    """HF's own words from an error answer: `{"error": "..."}`, a list of them, or plain text.
+
+    Takes the answer's bytes; returns the text, cut to MAX_ERROR_CHARS (`no message` if empty).
+    """
+    decoded = _loads_or_none(body)
+    if decoded is None:
         decoded = body.decode("utf-8", errors="replace")
     if isinstance(decoded, dict) and "error" in decoded:
         decoded = decoded["error"]
@@ -127,11 +148,8 @@ def error_text(body: bytes) -> str:
 
 
 def estimated_time(body: bytes) -> float | None:
-    """The `estimated_time` (seconds) HF gives while a model is loading, if any."""
-    try:
-        decoded = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return None
+    """Takes an answer's bytes; returns the `estimated_time` (seconds, >= 0) HF gives while a model loads, or None."""
+    decoded = _loads_or_none(body)
     value = decoded.get("estimated_time") if isinstance(decoded, dict) else None
     if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
         return max(0.0, float(value))
@@ -139,7 +157,10 @@ def estimated_time(body: bytes) -> float | None:
 
 
 def retry_after_seconds(header: str | None) -> float | None:
-    """A `Retry-After` header in seconds; HTTP-dates are rare on HF and are treated as absent."""
+    """Takes a `Retry-After` header value; returns its seconds (>= 0), or None.
+
+    HTTP-dates are rare on HF and are treated as absent, as are non-finite numbers.
+    """
     if header is None:
         return None
     try:
@@ -150,7 +171,11 @@ def retry_after_seconds(header: str | None) -> float | None:
 
 
 def classify_failure(status: int, body: bytes, retry_after_header: str | None) -> HuggingFaceError:
-    """Turn an HF error answer into the error our caller sees, with HF's own message in it."""
+    """Turn an HF error answer into the error our caller sees, with HF's own message in it.
+
+    Takes HF's status, body and `Retry-After` header; returns (does not raise) the error, with
+    its status, code, and whether a retry (and after how long) or bisection can help.
+    """
     text = error_text(body)
     if status == 503:
         wait = estimated_time(body)

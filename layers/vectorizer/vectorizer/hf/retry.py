@@ -19,19 +19,29 @@ MIN_REQUEST_SECONDS = 1.0
 
 @dataclass(frozen=True)
 class RetryPolicy:
+    """How many attempts a request gets in all, and the backoff's base and cap in seconds."""
+
     max_attempts: int = 6
     base_seconds: float = 0.5
     cap_seconds: float = 20.0
 
     def backoff(self, attempt: int, rng: random.Random) -> float:
-        """Full-jitter wait after failed attempt number `attempt` (1-based)."""
+        """Full-jitter wait in seconds after failed attempt number `attempt` (1-based).
+
+        Drawn from `rng`, uniform in [0, min(cap_seconds, base_seconds * 2**(attempt - 1))].
+        """
         ceiling = min(self.cap_seconds, self.base_seconds * (2 ** (attempt - 1)))
         return rng.uniform(0.0, ceiling)
 
     def next_wait(
         self, attempt: int, error: HuggingFaceError, seconds_left: float, rng: random.Random
     ) -> float | None:
-        """Seconds to wait before attempt `attempt + 1`, or None when we must give up now."""
+        """Seconds to wait before attempt `attempt + 1`, or None when we must give up now.
+
+        Takes the failed attempt's number, its error, the seconds left before the deadline and a
+        random source. None when the error is not retryable, the attempts are spent, or the wait
+        plus MIN_REQUEST_SECONDS would pass the deadline; HF's own `retry_after` wins, capped.
+        """
         if not error.retryable or attempt >= self.max_attempts:
             return None
         if error.retry_after is not None:

@@ -23,6 +23,12 @@ def batch_write(
     sleep: Callable[[float], None] = time.sleep,
     rng: random.Random | None = None,
 ) -> None:
+    """Write every request (`PutRequest`/`DeleteRequest` items) to `table`; returns nothing.
+
+    Takes a boto3 DynamoDB client, the table name and the requests; `sleep` and `rng` are the
+    backoff's clock and randomness. Raises UnprocessedItemsError when DynamoDB still leaves some
+    unprocessed after MAX_ROUNDS rounds of one batch.
+    """
     rng = rng or random.Random()
     for start in range(0, len(requests), MAX_BATCH_ITEMS):
         pending = requests[start:start + MAX_BATCH_ITEMS]

@@ -1,7 +1,10 @@
 """Job records in DynamoDB: status, counters, per-chunk completion markers and item errors.
 
 One table, keyed by `jobId` and `sk`:
-- `sk = "job"`: the job itself (status, totals, counters, model, dimensions, timestamps, ttl);
+- `sk = "job"`: the job itself (status, totals, counters, model, dimensions, timestamps, ttl,
+  and its `origin`: `api` for a job `create` made, `producer` for one first seen on the queue;
+  an API job also keeps `signingKey`, the key its chunk messages are signed with, which only the
+  worker's `start` reads back: `get`, which answers the API's reads, never returns it);
 - `sk = "chunk#000042"`: written once when chunk 42 is counted, in the same transaction as the
   counters, so a redelivered message can never count twice; it keeps the fingerprint of the
   chunk's item indexes, so that a producer reusing the number for other items is told apart
@@ -30,6 +33,8 @@ from vectorizer.jobs.timestamps import expiry, now_iso
 
 JOB_SK = "job"
 FINAL_STATUSES = ("succeeded", "failed", "partial")
+API_ORIGIN = "api"
+PRODUCER_ORIGIN = "producer"
 
 
 def chunk_sk(chunk: int) -> str:
@@ -80,9 +85,18 @@ class JobRecord:
     # Given up on before its chunks were all queued: whatever chunk still arrives is skipped.
     aborted: bool = False
     failure_reason: str | None = None
+    # Who made the job: `api`, `producer`, or None for a job recorded before origins were kept.
+    origin: str | None = None
+    # The key an API job's chunk messages are signed with; only `start` fills it in.
+    signing_key: str | None = field(default=None, repr=False)
     # Who made the job through the API (`vectorizer.api.ownership`); None for a job an outside
     # producer started on the queue. Stored, never reported.
     owner: str | None = None
+
+    @property
+    def from_api(self) -> bool:
+        """Made by the API: only messages signed with its key may touch it."""
+        return self.origin == API_ORIGIN
 
     @property
     def open_ended(self) -> bool:
@@ -108,7 +122,8 @@ def _s(item: dict[str, Any], name: str) -> str | None:
     return value["S"] if value else None
 
 
-def _record(item: dict[str, Any]) -> JobRecord:
+def _record(item: dict[str, Any], *, with_signing_key: bool = False) -> JobRecord:
+    """A job item as a record; its signing key only when asked for (the worker's check)."""
     return JobRecord(
         job_id=item["jobId"]["S"],
         status=item["status"]["S"],
@@ -123,6 +138,8 @@ def _record(item: dict[str, Any]) -> JobRecord:
         updated_at=_s(item, "updatedAt") or "",
         aborted=bool(item.get("aborted", {}).get("BOOL")),
         failure_reason=_s(item, "failureReason"),
+        origin=_s(item, "origin"),
+        signing_key=_s(item, "signingKey") if with_signing_key else None,
         owner=_s(item, "owner"),
     )
 
@@ -133,8 +150,14 @@ class JobStore:
         self._table = table
         self._ttl_days = ttl_days
 
-    def create(self, job_id: str, *, total: int, chunks: int, model: str, owner: str | None = None) -> None:
-        """Record a new job, `queued`, with its counts, model and (for the API's jobs) its owner."""
+    def create(
+        self, job_id: str, *, total: int, chunks: int, model: str, signing_key: str, owner: str | None = None
+    ) -> None:
+        """Record a job the API is about to queue: `queued`, origin `api`, with its signing key and
+        the caller that owns it (`vectorizer.api.ownership`).
+
+        Refused (ConditionalCheckFailedException) if the id is taken.
+        """
         stamp = now_iso()
         self._db.put_item(
             TableName=self._table,
@@ -144,6 +167,7 @@ class JobStore:
                 "chunksDone": {"N": "0"}, "succeeded": {"N": "0"}, "failed": {"N": "0"},
                 "model": {"S": model}, "createdAt": {"S": stamp}, "updatedAt": {"S": stamp},
                 "ttl": {"N": str(expiry(self._ttl_days))},
+                "origin": {"S": API_ORIGIN}, "signingKey": {"S": signing_key},
                 **({"owner": {"S": owner}} if owner is not None else {}),
             },
             ConditionExpression="attribute_not_exists(jobId)",
@@ -165,17 +189,20 @@ class JobStore:
     def start(self, job_id: str, *, model: str, total: int | None, chunks: int | None) -> JobRecord:
         """Mark the job running, creating it on first sight (a producer wrote straight to the queue).
 
-        Returns the job as it stands: a worker skips the chunk of a job that is `aborted`.
+        Returns the job as it stands, its signing key included: a worker checks an API job's
+        message against it, checks the message against the job's own total and chunks, and skips
+        the chunk of a job that is `aborted`. A job first seen here is recorded as a producer's.
         """
         stamp = now_iso()
         values: dict[str, Any] = {
             ":running": {"S": "running"}, ":queued": {"S": "queued"}, ":now": {"S": stamp},
             ":zero": {"N": "0"}, ":model": {"S": model}, ":ttl": {"N": str(expiry(self._ttl_days))},
+            ":producer": {"S": PRODUCER_ORIGIN},
         }
         # Every attribute goes through a placeholder: several (`total`, `ttl`, `status`) are
         # DynamoDB reserved words, and one rule for all is easier to read than a list of exceptions.
         defaults = {"createdAt": ":now", "model": ":model", "ttl": ":ttl", "chunksDone": ":zero",
-                    "succeeded": ":zero", "failed": ":zero"}
+                    "succeeded": ":zero", "failed": ":zero", "origin": ":producer"}
         if total is not None:
             defaults["total"] = ":total"
             values[":total"] = {"N": str(total)}
@@ -201,11 +228,11 @@ class JobStore:
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
-            job = self._get_item(job_id)
+            job = self._get_item(job_id, with_signing_key=True)
             if job is None:  # gone between the two calls (its TTL): nothing left to skip for
                 raise
             return job
-        return _record(answer["Attributes"])
+        return _record(answer["Attributes"], with_signing_key=True)
 
     def chunk_fingerprint(self, job_id: str, chunk: int) -> str | None:
         """The fingerprint the chunk was counted with; None if it was not counted yet.
@@ -312,11 +339,11 @@ class JobStore:
             return None
         return status
 
-    def _get_item(self, job_id: str) -> JobRecord | None:
+    def _get_item(self, job_id: str, *, with_signing_key: bool = False) -> JobRecord | None:
         answer = self._db.get_item(
             TableName=self._table, Key={"jobId": {"S": job_id}, "sk": {"S": JOB_SK}}, ConsistentRead=True
         )
-        return _record(answer["Item"]) if "Item" in answer else None
+        return _record(answer["Item"], with_signing_key=with_signing_key) if "Item" in answer else None
 
     def get(self, job_id: str, *, max_errors: int) -> JobRecord:
         job = self._get_item(job_id)

@@ -2,23 +2,32 @@
 
 One message carries one chunk of one job. `chunks` (how many messages the job has) lets the
 job close when the last one is done; a producer that does not know it may leave it out, and the
-job then reports on the chunks it has seen.
+job then reports on the chunks it has seen. A message must agree with itself: its chunk number
+below its `chunks`, its item indexes below its `total` and each used once.
+
+The API signs the chunks of its own jobs (`signature`: HMAC-SHA256 under a random key kept in
+the job record), so that a message from anyone else can never touch a job the API created.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from vectorizer.config import ModuleConfig, Purpose
 
 JOB_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
 ITEM_ID_MAX_LENGTH = 512
+SIGNATURE_PATTERN = r"^[0-9a-f]{64}$"
 
 
 class ChunkItem(BaseModel):
+    """One text of a job: its position in the job (`index`), the caller's `id` and the `text`."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     index: int = Field(ge=0)
@@ -27,6 +36,8 @@ class ChunkItem(BaseModel):
 
 
 class ChunkMessage(BaseModel):
+    """One queue message: chunk `chunk` of job `jobId`, its config, purpose, items and sealed token."""
+
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     version: Literal[1] = 1
@@ -39,9 +50,71 @@ class ChunkMessage(BaseModel):
     items: list[ChunkItem] = Field(min_length=1)
     # A caller's own HF token, sealed with the stack's KMS key under the job id; never plaintext.
     sealed_token: str | None = Field(None, alias="sealedToken")
+    signature: str | None = Field(
+        None,
+        pattern=SIGNATURE_PATTERN,
+        description=(
+            "Set by the API on the chunks of the jobs it creates, and required on them: the "
+            "HMAC-SHA256 (hex) of the rest of the message under a random key that only the job "
+            "record holds. A message for an API job without it, or with one that does not match, "
+            "is parked on the dead-letter queue. Outside producers leave it out: a job first seen "
+            "on the queue is their own, and takes unsigned messages."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _agrees_with_itself(self) -> Self:
+        """Refuse a message whose numbers contradict each other: the job could never add up."""
+        if self.chunks is not None and self.chunk >= self.chunks:
+            raise ValueError(f"chunk {self.chunk} is past the message's {self.chunks} chunks (numbered from 0)")
+        if self.total is not None and self.chunks is not None and self.chunks > self.total:
+            raise ValueError(f"{self.chunks} chunks cannot hold only {self.total} items (a chunk has at least one)")
+        seen: set[int] = set()
+        for item in self.items:
+            if item.index in seen:
+                raise ValueError(f"item index {item.index} appears more than once in the message")
+            seen.add(item.index)
+            if self.total is not None and item.index >= self.total:
+                raise ValueError(
+                    f"item index {item.index} is past the message's total of {self.total} items (numbered from 0)"
+                )
+        return self
 
     def to_json(self) -> str:
+        """The message body as sent: JSON with the public (camelCase) names, absent fields left out."""
         return self.model_dump_json(by_alias=True, exclude_none=True)
+
+
+def _signed_bytes(message: ChunkMessage) -> bytes:
+    """The message without its signature, in one canonical JSON form, whatever order it arrived in.
+
+    Values equal to their defaults are left out, so a field added to the schema later (with a
+    default) does not change the signatures of messages already on the queue.
+    """
+    content = message.model_dump(mode="json", by_alias=True, exclude={"signature"}, exclude_defaults=True)
+    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+
+
+def chunk_signature(message: ChunkMessage, key: str) -> str:
+    """The hex HMAC-SHA256 of everything in `message` but its signature, under the job's `key`.
+
+    It covers the job id, the chunk and chunk count, the total, the items (indexes, ids and
+    texts), the config, the purpose and the sealed token: a message changed in any of them, or
+    moved to another job or chunk number, no longer matches.
+    """
+    return hmac.new(key.encode("utf-8"), _signed_bytes(message), hashlib.sha256).hexdigest()
+
+
+def signed(message: ChunkMessage, key: str) -> ChunkMessage:
+    """A copy of `message` carrying its signature under `key`."""
+    return message.model_copy(update={"signature": chunk_signature(message, key)})
+
+
+def signature_matches(message: ChunkMessage, key: str) -> bool:
+    """Whether `message` carries the signature `key` gives it, compared in constant time."""
+    if message.signature is None:
+        return False
+    return hmac.compare_digest(message.signature, chunk_signature(message, key))
 
 
 def _item_bytes(item: ChunkItem) -> int:
@@ -55,7 +128,8 @@ def plan_chunks(
     """Split items into chunks of at most `chunk_size`, each message under `max_message_bytes`.
 
     `envelope_bytes` is the size of the message around its items (config, ids, sealed token).
-    A single item too large for any message is a caller error checked before this point.
+    Returns the chunks in item order. A single item too large for any message is a caller error
+    checked before this point; here it raises ValueError.
     """
     budget = max_message_bytes - envelope_bytes
     chunks: list[list[ChunkItem]] = []
@@ -76,7 +150,7 @@ def plan_chunks(
 
 
 def envelope_size(template: ChunkMessage) -> int:
-    """Bytes of a message minus its items, with room for the widest chunk and count numbers."""
+    """Takes a message; returns its bytes without items, plus room for the widest chunk and count numbers."""
     shell = json.loads(template.to_json())
     shell["items"] = []
     return len(json.dumps(shell, ensure_ascii=False).encode("utf-8")) + 32

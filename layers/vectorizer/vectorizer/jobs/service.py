@@ -7,11 +7,19 @@ back to the queue, and on its last delivery (or at once, when no retry can help)
 recorded as failed with the reason, so the job still ends and says which items have no vector.
 A job whose chunks could not all be queued is marked failed, and its chunks already queued are
 skipped; a chunk number that comes again with other items is a producer's error, refused.
+
+A message only ever touches its own job: the chunks of a job the API created are signed with a
+key kept in its record, and a message for such a job without that signature is refused; a chunk
+number or item index outside the job as recorded (not as the message says) is refused too. The
+worker parks what is refused, and nothing of it is stored or counted.
+
+Both entry points take their dependencies as `ports.JobDependencies`, never the wiring itself.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 import uuid
 from dataclasses import dataclass, field, replace
 
@@ -19,13 +27,14 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from vectorizer import aio
 from vectorizer.config import ModuleConfig, Purpose, Target, resolve_target
+from vectorizer.credentials import NO_DEFAULT_TOKEN
 from vectorizer.errors import HuggingFaceError, MissingTokenError, VectorizerError
 from vectorizer.hf.client import redact
 from vectorizer.jobs.batch_write import UnprocessedItemsError
-from vectorizer.jobs.job_store import ItemError, items_fingerprint
-from vectorizer.jobs.message import ChunkItem, ChunkMessage, envelope_size, plan_chunks
+from vectorizer.jobs.job_store import ItemError, JobRecord, items_fingerprint
+from vectorizer.jobs.message import ChunkItem, ChunkMessage, envelope_size, plan_chunks, signature_matches, signed
+from vectorizer.jobs.ports import JobDependencies
 from vectorizer.jobs.vector_store import StoredVector
-from vectorizer.services import Services
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +54,20 @@ class ChunkConflictError(VectorizerError):
 
     status = 409
     code = "chunk_conflict"
+
+
+class ChunkForgedError(VectorizerError):
+    """A message for a job the API created that does not carry the API's signature for it."""
+
+    status = 403
+    code = "chunk_not_signed"
+
+
+class ChunkOutOfBoundsError(VectorizerError):
+    """A chunk number or item index that the job, as recorded, does not have."""
+
+    status = 409
+    code = "chunk_out_of_bounds"
 
 
 @dataclass(frozen=True)
@@ -79,7 +102,13 @@ class _Progress:
 
 
 def new_job_id() -> str:
+    """A fresh, unguessable job id (32 hex characters)."""
     return uuid.uuid4().hex
+
+
+def new_signing_key() -> str:
+    """A fresh random key for one job's chunk signatures (256 bits, hex)."""
+    return secrets.token_hex(32)
 
 
 def _send_failure(error: Exception) -> str:
@@ -91,7 +120,7 @@ def _send_failure(error: Exception) -> str:
 
 
 def submit_job(
-    services: Services,
+    services: JobDependencies,
     *,
     config: ModuleConfig,
     purpose: Purpose,
@@ -102,30 +131,38 @@ def submit_job(
     model: str,
     owner: str,
 ) -> QueuedJob:
-    """Record the job, then queue its chunks. A caller's own token is sealed, never plain.
+    """Record the job, then queue its chunks, each signed with the job's key; returns the job queued.
+
+    A caller's own token is sealed (under the job id), never plain; the default token is not
+    sent at all. Raises a 503 `queue_unavailable` naming the job, which is marked failed, when
+    the queue does not take every chunk.
 
     `owner` is the caller's identity (`vectorizer.api.ownership`): only it may read the job.
     """
     settings = services.settings
     job_id = new_job_id()
+    signing_key = new_signing_key()
     sealed = services.sealer.seal(token, job_id) if token_is_callers else None
     items = [
         ChunkItem(index=i, id=(ids[i] if ids is not None else None), text=text)
         for i, text in enumerate(texts)
     ]
+    # The signature's size counts towards each message's, so the shell carries a stand-in.
     shell = ChunkMessage(
         job_id=job_id, chunk=0, chunks=1, total=len(items), config=config, purpose=purpose,
-        items=items[:1], sealed_token=sealed,
+        items=items[:1], sealed_token=sealed, signature="0" * 64,
     )
     planned = plan_chunks(
         items, chunk_size=settings.chunk_size, max_message_bytes=settings.max_message_bytes,
         envelope_bytes=envelope_size(shell),
     )
     bodies = [
-        shell.model_copy(update={"chunk": n, "chunks": len(planned), "items": chunk}).to_json()
+        signed(shell.model_copy(update={"chunk": n, "chunks": len(planned), "items": chunk}), signing_key).to_json()
         for n, chunk in enumerate(planned)
     ]
-    services.jobs.create(job_id, total=len(items), chunks=len(planned), model=model, owner=owner)
+    services.jobs.create(
+        job_id, total=len(items), chunks=len(planned), model=model, signing_key=signing_key, owner=owner
+    )
     try:
         services.queue.send(bodies)
     except Exception as error:  # refused, throttled past boto3's retries, unreachable...
@@ -145,7 +182,49 @@ def submit_job(
     return QueuedJob(job_id=job_id, total=len(items), chunks=len(planned))
 
 
-def _already_counted(services: Services, message: ChunkMessage, fingerprint: str) -> bool:
+def _check_origin(job: JobRecord, message: ChunkMessage) -> None:
+    """Refuse a message for an API job unless it carries that job's signature.
+
+    A producer's job (or one recorded before origins were kept) takes unsigned messages: its
+    producer is the only one who knows its id, as before.
+    """
+    if not job.from_api:
+        return
+    refused = f"chunk {message.chunk} of job {message.job_id} is refused"
+    if message.signature is None:
+        raise ChunkForgedError(
+            f"{refused}: the job was created by the API and the message carries no signature from it"
+        )
+    if not job.signing_key or not signature_matches(message, job.signing_key):
+        raise ChunkForgedError(f"{refused}: its signature does not match the job it names")
+
+
+def _check_bounds(job: JobRecord, message: ChunkMessage) -> None:
+    """Refuse a chunk that does not fit the job as recorded: the message's own numbers may lie."""
+    refused = f"chunk {message.chunk} of job {message.job_id} is refused"
+    if job.chunks is not None:
+        if message.chunks is not None and message.chunks != job.chunks:
+            raise ChunkOutOfBoundsError(
+                f"{refused}: the message says the job has {message.chunks} chunks, the job has {job.chunks}"
+            )
+        if message.chunk >= job.chunks:
+            raise ChunkOutOfBoundsError(
+                f"{refused}: the job has {job.chunks} chunks (numbered 0 to {job.chunks - 1})"
+            )
+    if job.total is not None:
+        if message.total is not None and message.total != job.total:
+            raise ChunkOutOfBoundsError(
+                f"{refused}: the message says the job has {message.total} items, the job has {job.total}"
+            )
+        past = [item.index for item in message.items if item.index >= job.total]
+        if past:
+            raise ChunkOutOfBoundsError(
+                f"{refused}: item index {past[0]} is past the job's {job.total} items "
+                f"(numbered 0 to {job.total - 1})"
+            )
+
+
+def _already_counted(services: JobDependencies, message: ChunkMessage, fingerprint: str) -> bool:
     """True for a redelivery of a counted chunk; a conflict if the number was counted for other items."""
     seen = services.jobs.chunk_fingerprint(message.job_id, message.chunk)
     if seen is None:
@@ -157,16 +236,18 @@ def _already_counted(services: Services, message: ChunkMessage, fingerprint: str
     return True
 
 
-def _token(services: Services, message: ChunkMessage) -> str:
+def _token(services: JobDependencies, message: ChunkMessage, target: Target) -> str:
+    """The caller's sealed token, else the default where it may go (never a producer's endpointURL)."""
     if message.sealed_token:
         return services.sealer.unseal(message.sealed_token, message.job_id)
-    token = services.default_token.get()
-    if not token:
+    try:
+        return services.default_token.for_destination(target.url)
+    except MissingTokenError as missing:
+        # The operator reads this in the job's errors: name the settings that would give a default.
+        hint = " (HUGGINGFACE_APIKEY or HUGGINGFACE_APIKEY_SECRET_ARN)" if missing.message == NO_DEFAULT_TOKEN else ""
         raise MissingTokenError(
-            "no Hugging Face token: the message carries no sealed token and this deployment has no "
-            "default token (HUGGINGFACE_APIKEY or HUGGINGFACE_APIKEY_SECRET_ARN)"
-        )
-    return token
+            f"no Hugging Face token: the message carries no sealed token and {missing.message}{hint}"
+        ) from None
 
 
 def _retryable(error: Exception) -> bool:
@@ -199,19 +280,25 @@ def _reason(error: Exception, token: str | None) -> str:
 
 
 def process_chunk(
-    services: Services, message: ChunkMessage, *, final_attempt: bool, deadline: float
+    services: JobDependencies, message: ChunkMessage, *, final_attempt: bool, deadline: float
 ) -> ChunkReport:
-    """Vectorize and store one chunk.
+    """Vectorize and store one chunk before `deadline` (`time.monotonic()`); returns what it did.
 
-    Raises `ChunkRetryLater` (or the error itself) to have it delivered again, which only
-    happens before its last delivery and for errors a retry may fix; otherwise the chunk's
-    items are recorded as failed with the reason, and the chunk is counted. A config no
-    retry fixes, or a chunk number reused for other items (`ChunkConflictError`), raise a
-    4xx `VectorizerError`, for the caller to park the message.
+    `final_attempt` says this is the message's last delivery. Raises `ChunkRetryLater` (or
+    the error itself) to have it delivered again, which only happens before its last delivery
+    and for errors a retry may fix; otherwise the chunk's items are recorded as failed with the
+    reason, and the chunk is counted. A 4xx `VectorizerError`, for the caller to park the
+    message, is raised for a config no retry fixes, a message for an API job without its
+    signature (`ChunkForgedError`), a chunk number or item index the job does not have
+    (`ChunkOutOfBoundsError`), or a chunk number reused for other items (`ChunkConflictError`).
     """
     target = resolve_target(message.config, message.purpose, services.settings)
     job_id = message.job_id
+    # `start` is the read that tells whose job this is: a forged message may mark a queued job
+    # running (as its own first chunk would), but it changes no count, no vector, no error.
     job = services.jobs.start(job_id, model=target.model, total=message.total, chunks=message.chunks)
+    _check_origin(job, message)
+    _check_bounds(job, message)
     if job.aborted:
         return ChunkReport(job_id, message.chunk, 0, 0, duplicate=False, job_status=job.status, skipped=True)
     fingerprint = items_fingerprint(item.index for item in message.items)
@@ -223,8 +310,10 @@ def process_chunk(
     token: str | None = None
     progress = _Progress()
     try:
-        token = _token(services, message)
-        return _work(services, message, target, token, fingerprint, progress, final_attempt, deadline)
+        token = _token(services, message, target)
+        return _work(
+            services, message, target, token, fingerprint, progress, final_attempt, deadline, job.dimensions
+        )
     except (ChunkRetryLater, ChunkConflictError):
         raise
     except Exception as error:
@@ -233,7 +322,7 @@ def process_chunk(
         return _fail_chunk(services, message, fingerprint, progress, _reason(error, token))
 
 
-def _count(services: Services, message: ChunkMessage, fingerprint: str, progress: _Progress) -> ChunkReport:
+def _count(services: JobDependencies, message: ChunkMessage, fingerprint: str, progress: _Progress) -> ChunkReport:
     written, failures = progress.written, list(progress.item_errors.values())
     services.jobs.record_errors(message.job_id, failures)
     counted = services.jobs.count_chunk(
@@ -250,11 +339,14 @@ def _count(services: Services, message: ChunkMessage, fingerprint: str, progress
 
 
 def _work(
-    services: Services, message: ChunkMessage, target: Target, token: str, fingerprint: str,
-    progress: _Progress, final_attempt: bool, deadline: float,
+    services: JobDependencies, message: ChunkMessage, target: Target, token: str, fingerprint: str,
+    progress: _Progress, final_attempt: bool, deadline: float, job_dimensions: int | None = None,
 ) -> ChunkReport:
     texts = [item.text for item in message.items]
     outcome = aio.run(services.hf.embed(target, texts, token, deadline))
+    if job_dimensions:
+        # One job, one width: vectors of another width than those already counted fail with the reason.
+        outcome.keep_width(job_dimensions, "this job's other vectors")
 
     passing = [error for error in outcome.errors.values() if error.retryable]
     if passing and not final_attempt:
@@ -277,7 +369,7 @@ def _work(
 
 
 def _fail_chunk(
-    services: Services, message: ChunkMessage, fingerprint: str, progress: _Progress, reason: str
+    services: JobDependencies, message: ChunkMessage, fingerprint: str, progress: _Progress, reason: str
 ) -> ChunkReport:
     """Record every item without a stored vector as failed, count the chunk, close the job if it is done."""
     written = {vector.index for vector in progress.written}

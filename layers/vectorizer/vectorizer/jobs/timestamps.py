@@ -7,9 +7,10 @@ from datetime import UTC, datetime
 
 
 def now_iso() -> str:
+    """The current UTC time as ISO-8601 with milliseconds and a `Z`: `2026-11-30T17:53:09.123Z`."""
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def expiry(days: int) -> int:
-    """The TTL attribute value that lets DynamoDB delete an item `days` from now."""
+    """Takes a number of days; returns the TTL value (epoch seconds) `days` from now."""
     return int(time.time()) + days * 86_400

@@ -12,7 +12,11 @@ SEND_ATTEMPTS = 5
 
 
 def plan_batches(bodies: list[str], max_batch_bytes: int) -> list[list[int]]:
-    """Group message indexes into SendMessageBatch calls: <= 10 entries, <= the size limit."""
+    """Group message indexes into SendMessageBatch calls: <= 10 entries, <= the size limit.
+
+    Takes the message bodies and the byte limit of one call; returns lists of body indexes, in
+    order. A body alone over the limit still gets a call of its own.
+    """
     batches: list[list[int]] = []
     current: list[int] = []
     used = 0
@@ -29,6 +33,12 @@ def plan_batches(bodies: list[str], max_batch_bytes: int) -> list[list[int]]:
 
 
 class ChunkQueue:
+    """The work queue and its dead-letter queue, through a boto3 SQS client.
+
+    Takes the client, both queue URLs, the byte limit of one SendMessageBatch call and the pause
+    (seconds, times the attempt number) before sending failed entries again.
+    """
+
     def __init__(
         self, sqs_client: Any, queue_url: str, dead_letter_url: str, max_batch_bytes: int,
         pause: float = 0.2,
@@ -40,7 +50,11 @@ class ChunkQueue:
         self._pause = pause
 
     def send(self, bodies: list[str]) -> None:
-        """Send every body; entries SQS reports as `Failed` inside a 200 are sent again."""
+        """Send every body; entries SQS reports as `Failed` inside a 200 are sent again.
+
+        Returns nothing. Raises VectorizerError 503 `queue_unavailable` on a sender fault, or
+        when entries still fail after SEND_ATTEMPTS.
+        """
         for batch in plan_batches(bodies, self._max_batch_bytes):
             pending = {str(index): bodies[index] for index in batch}
             for attempt in range(1, SEND_ATTEMPTS + 1):
@@ -62,7 +76,11 @@ class ChunkQueue:
                 time.sleep(self._pause * attempt)
 
     def dead_letter(self, body: str, reason: str) -> None:
-        """Park a message no retry can fix, with the reason beside it, instead of looping on it."""
+        """Park a message no retry can fix, with the reason beside it, instead of looping on it.
+
+        Takes the message body and the reason, sent as its `reason` attribute (cut to 1,000
+        characters); returns nothing.
+        """
         self._sqs.send_message(
             QueueUrl=self._dead_letter_url,
             MessageBody=body,

@@ -33,7 +33,6 @@ from vectorizer.credentials import DefaultToken, choose_token
 from vectorizer.errors import (
     HuggingFaceError,
     InvalidConfigError,
-    MissingTokenError,
     PayloadTooLargeError,
     VectorizerError,
 )
@@ -114,20 +113,20 @@ def bearer_token(authorization: str | None) -> str | None:
     return credentials.strip() or None
 
 
-def token_for(api_key_header: str | None, authorization: str | None, default: DefaultToken) -> str:
-    """The HF token: `X-Huggingface-Api-Key`, else `Authorization: Bearer`, else the default.
+def token_for(
+    api_key_header: str | None, authorization: str | None, default: DefaultToken, destination: str
+) -> str:
+    """The HF token for a call to `destination`: `X-Huggingface-Api-Key`, else `Authorization:
+    Bearer`, else the default where `choose_token` lets it go.
 
     The explicit header wins: Weaviate turns it into its own `Authorization` when it calls an
-    endpoint, so a request carrying both means the same token anyway.
+    endpoint, so a request carrying both means the same token anyway. Raises 401 as `choose_token`.
     """
     own = (api_key_header or "").strip() or bearer_token(authorization)
-    try:
-        token, _ = choose_token(own, default)
-    except MissingTokenError:
-        raise MissingTokenError(
-            "no Hugging Face token: send one as 'Authorization: Bearer <token>' or in the "
-            "X-Huggingface-Api-Key header (this deployment has no default token)"
-        ) from None
+    token, _ = choose_token(
+        own, default, destination,
+        how_to_send="as 'Authorization: Bearer <token>' or in the X-Huggingface-Api-Key header",
+    )
     return token
 
 

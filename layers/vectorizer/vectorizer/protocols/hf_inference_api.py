@@ -50,16 +50,22 @@ class InvalidBody(VectorizerError):
 
 
 class EmptyInput(VectorizerError):
+    """`inputs` is an empty list: 400 `empty_input` (TEI calls it `Empty`)."""
+
     status = 400
     code = "empty_input"
 
 
 class HFErrorBody(BaseModel):
+    """An HF error answer: `{"error": ...}`, plus `estimated_time` while the model loads."""
+
     error: str = Field(description="what went wrong, for a person (HF's own words when HF refused)")
     estimated_time: float | None = Field(None, description="503 only: seconds until the model is loaded")
 
 
 class TEIErrorBody(HFErrorBody):
+    """A TEI error answer: HF's, plus the `error_type` TEI's clients switch on."""
+
     error_type: TeiErrorType
 
 
@@ -82,6 +88,8 @@ class HFParameters(BaseModel):
 
 
 class HFOptions(BaseModel):
+    """The body's `options` (`wait_for_model`, `use_cache`, `use_gpu`); None where not sent."""
+
     model_config = ConfigDict(extra="ignore")
 
     wait_for_model: bool | None = None
@@ -103,14 +111,16 @@ class HFRequest(HFParameters):
 
     @property
     def single(self) -> bool:
+        """True when `inputs` is one bare string (HF then answers one 1-D vector)."""
         return isinstance(self.inputs, str)
 
     @property
     def texts(self) -> list[str]:
+        """The inputs as a list of texts, one for a bare string."""
         return [self.inputs] if isinstance(self.inputs, str) else list(self.inputs)
 
     def merged_parameters(self) -> HFParameters:
-        """Root-level values win over those under `parameters`, field by field."""
+        """The parameters to use: root-level values win over those under `parameters`, field by field."""
         nested = self.parameters or HFParameters()
         return HFParameters.model_validate({
             name: getattr(self, name) if getattr(self, name) is not None else getattr(nested, name)
@@ -119,7 +129,10 @@ class HFRequest(HFParameters):
 
 
 def parse_request(raw: str | None) -> HFRequest:
-    """The request, or `InvalidBody` / `EmptyInput` with a message that names the bad field."""
+    """Takes the raw body (None for none); returns the request.
+
+    Raises `InvalidBody` / `EmptyInput` with a message that names the bad field.
+    """
     try:
         decoded = json.loads(raw or "")
     except ValueError:
@@ -136,7 +149,7 @@ def parse_request(raw: str | None) -> HFRequest:
 
 
 def header_flag(value: str | None) -> bool | None:
-    """`x-wait-for-model` / `x-use-cache`: `true` or `1`, `false` or `0`; anything else is unset."""
+    """Reads `x-wait-for-model` / `x-use-cache`: `true` or `1` is True, `false` or `0` False, else None."""
     text = (value or "").strip().lower()
     if text in ("true", "1"):
         return True
@@ -152,7 +165,11 @@ def _first_set(*values: bool | None, default: bool) -> bool:
 def build_call(
     request: HFRequest, model: str, headers: Mapping[str, str], settings: Settings, flavor: Flavor
 ) -> EmbeddingCall:
-    """The protocol-neutral call: the model's target, its options and parameters, and the texts."""
+    """The protocol-neutral call: the model's target, its options and parameters, and the texts.
+
+    Takes the parsed request, the model named by the route, the request headers, the settings
+    and the flavour (`hf` or `tei`, which normalises by default). Headers win over body options.
+    """
     lowered = {name.lower(): value for name, value in headers.items()}
     options = request.options or HFOptions()
     parameters = request.merged_parameters()
@@ -181,12 +198,13 @@ def build_call(
 
 
 def answer(result: EmbeddingResult, single: bool, flavor: Flavor) -> ProtocolAnswer:
-    """HF: 1-D for a bare string, else 2-D. TEI: always 2-D."""
+    """The 200 answer for a result: HF's is 1-D for a bare string, else 2-D; TEI's always 2-D."""
     body = result.vectors[0] if single and flavor == "hf" else result.vectors
     return ProtocolAnswer(status=200, body=body)
 
 
 def tei_error_type(status: int, code: str) -> TeiErrorType:
+    """TEI's `error_type` for an answer's status and our error code."""
     if status == 503:
         return "Unhealthy"
     if status == 429:
@@ -201,7 +219,8 @@ def error_answer(error: VectorizerError, flavor: Flavor, token: str | None = Non
 
     503 means "the model is loading" and nothing else, with `estimated_time` and `Retry-After`;
     429 always carries `Retry-After`. A body that does not parse is TEI's 422 (its JSON extractor's
-    status) and HF's 400.
+    status) and HF's 400. Takes the error, the flavour and the token to redact from the
+    message; returns status, body and headers.
     """
     status = error.status
     headers: dict[str, str] = {}

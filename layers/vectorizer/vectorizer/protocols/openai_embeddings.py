@@ -52,6 +52,8 @@ class InvalidRequest(VectorizerError):
 
 
 class OpenAIEmbeddingsRequest(BaseModel):
+    """`POST /v1/embeddings` as OpenAI's SDK sends it; keys this service does not use are ignored."""
+
     model_config = ConfigDict(extra="ignore")
 
     input: str | list[str] = Field(description="a text or a list of texts (token-id arrays are refused)")
@@ -68,21 +70,28 @@ class OpenAIEmbeddingsRequest(BaseModel):
 
     @property
     def texts(self) -> list[str]:
+        """The input as a list of texts, one for a bare string."""
         return [self.input] if isinstance(self.input, str) else list(self.input)
 
 
 class OpenAIEmbedding(BaseModel):
+    """One vector of the answer: floats, or base64 float32 bytes, at its input's `index`."""
+
     object: Literal["embedding"] = "embedding"
     embedding: list[float] | str
     index: int
 
 
 class OpenAIUsage(BaseModel):
+    """The answer's token counts (an estimate: see `approximate_tokens`)."""
+
     prompt_tokens: int
     total_tokens: int
 
 
 class OpenAIEmbeddingsResponse(BaseModel):
+    """The 200 answer: `{"object": "list", "data": [...], "model", "usage"}`."""
+
     object: Literal["list"] = "list"
     data: list[OpenAIEmbedding]
     model: str
@@ -90,6 +99,8 @@ class OpenAIEmbeddingsResponse(BaseModel):
 
 
 class OpenAIErrorDetail(BaseModel):
+    """OpenAI's error fields: `message`, `type`, `param` (the field at fault) and `code`."""
+
     message: str
     type: str
     param: str | None = None
@@ -97,10 +108,13 @@ class OpenAIErrorDetail(BaseModel):
 
 
 class OpenAIErrorResponse(BaseModel):
+    """An error answer: `{"error": {...}}`."""
+
     error: OpenAIErrorDetail
 
 
 def parse_request(raw: str | None) -> OpenAIEmbeddingsRequest:
+    """Takes the raw body (None for none); returns the request, or raises InvalidRequest naming the field."""
     try:
         decoded = json.loads(raw or "")
     except ValueError:
@@ -115,12 +129,13 @@ def parse_request(raw: str | None) -> OpenAIEmbeddingsRequest:
 
 
 def build_call(request: OpenAIEmbeddingsRequest, settings: Settings) -> EmbeddingCall:
+    """The protocol-neutral call for a request: its model (else DEFAULT_MODEL), texts and dimensions."""
     target = target_for(request.model or settings.default_model, ModuleOptions(), FeatureParameters(), settings)
     return EmbeddingCall(texts=request.texts, target=target, dimensions=request.dimensions)
 
 
 def encode_base64(vector: list[float]) -> str:
-    """Little-endian float32 bytes in base64: what the SDK decodes with `np.frombuffer(..., "float32")`."""
+    """A vector as base64 of little-endian float32 bytes: what the SDK decodes with `np.frombuffer`."""
     return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode("ascii")
 
 
@@ -130,11 +145,13 @@ def approximate_tokens(text: str) -> int:
     The model's own tokenizer is not here (HF does not report it), so this counts words and
     punctuation marks, as a BERT-style pre-tokenizer splits them. Word-piece models split rare
     words further, so the true count is this or more (plus the model's special tokens).
+    Takes one text; returns the estimate.
     """
     return len(_PIECES.findall(text))
 
 
 def answer(result: EmbeddingResult, request: OpenAIEmbeddingsRequest) -> ProtocolAnswer:
+    """The 200 answer for a result, in the request's `encoding_format`, with estimated usage."""
     tokens = sum(approximate_tokens(text) for text in request.texts)
     encode = encode_base64 if request.encoding_format == "base64" else (lambda vector: vector)
     response = OpenAIEmbeddingsResponse(
@@ -157,7 +174,10 @@ _PARAM_OF_CODE = {
 
 
 def error_answer(error: VectorizerError, token: str | None = None) -> ProtocolAnswer:
-    """OpenAI's error body, with the status its SDK maps to the right exception."""
+    """OpenAI's error body, with the status its SDK maps to the right exception.
+
+    Takes the error and the token to redact from its message; returns status, body and headers.
+    """
     status = error.status
     kind = "invalid_request_error"
     code: str | None = error.code

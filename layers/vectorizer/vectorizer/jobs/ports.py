@@ -1,0 +1,101 @@
+"""What the job service needs from the world, as protocols: stores, queue, embedder, tokens.
+
+`submit_job` and `process_chunk` depend on these shapes only, so they can run on in-memory fakes
+in unit tests and on the DynamoDB, SQS, KMS and httpx-backed classes in a deploy. Each protocol
+lists only what the service calls; the concrete classes keep the same names and parameters (a
+test compares their signatures, so the two cannot drift apart).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from vectorizer.config import Target
+from vectorizer.hf.client import EmbedOutcome
+from vectorizer.jobs.job_store import ItemError, JobRecord
+from vectorizer.jobs.vector_store import StoredVector
+from vectorizer.settings import Settings
+
+
+class JobStorePort(Protocol):
+    """Job records: counters, per-chunk markers and item errors (`jobs.job_store.JobStore`)."""
+
+    def create(
+        self, job_id: str, *, total: int, chunks: int, model: str, signing_key: str, owner: str | None = None
+    ) -> None: ...
+
+    def mark_failed(self, job_id: str, reason: str) -> None: ...
+
+    def start(self, job_id: str, *, model: str, total: int | None, chunks: int | None) -> JobRecord: ...
+
+    def chunk_fingerprint(self, job_id: str, chunk: int) -> str | None: ...
+
+    def record_errors(self, job_id: str, errors: list[ItemError]) -> None: ...
+
+    def count_chunk(
+        self, job_id: str, chunk: int, *, fingerprint: str, succeeded: int, failed: int, dimensions: int | None
+    ) -> bool: ...
+
+    def finish_if_complete(self, job_id: str) -> str | None: ...
+
+
+class VectorStorePort(Protocol):
+    """Vectors keyed by (job, index) (`jobs.vector_store.VectorStore`)."""
+
+    def put(self, job_id: str, vectors: list[StoredVector], *, model: str) -> None: ...
+
+
+class WorkQueuePort(Protocol):
+    """Where a job's chunk messages go (`jobs.work_queue.ChunkQueue`)."""
+
+    def send(self, bodies: list[str]) -> None: ...
+
+
+class EmbedderPort(Protocol):
+    """Texts to vectors, one outcome per text (`hf.client.HuggingFaceClient`)."""
+
+    async def embed(self, target: Target, texts: list[str], token: str | None, deadline: float) -> EmbedOutcome: ...
+
+
+class TokenSealerPort(Protocol):
+    """A caller's token sealed for the queue under one job id (`credentials.TokenSealer`)."""
+
+    def seal(self, token: str, job_id: str) -> str: ...
+
+    def unseal(self, sealed: str, job_id: str) -> str: ...
+
+
+class DefaultTokenPort(Protocol):
+    """The deployment's own token, if it has one (`credentials.DefaultToken`)."""
+
+    def for_destination(self, url: str) -> str:
+        """The default token for a call to `url`; `MissingTokenError` where it may not go or is unset."""
+        ...
+
+
+class JobDependencies(Protocol):
+    """Everything `submit_job` and `process_chunk` use; `services.Services` is one.
+
+    Read-only members, so a holder of any implementation (a concrete store, a fake) fits.
+    """
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def hf(self) -> EmbedderPort: ...
+
+    @property
+    def jobs(self) -> JobStorePort: ...
+
+    @property
+    def vectors(self) -> VectorStorePort: ...
+
+    @property
+    def queue(self) -> WorkQueuePort: ...
+
+    @property
+    def sealer(self) -> TokenSealerPort: ...
+
+    @property
+    def default_token(self) -> DefaultTokenPort: ...

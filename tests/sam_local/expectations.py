@@ -1,0 +1,260 @@
+"""What each event in events/ must get back from `sam local invoke`, as events/README.md documents it.
+
+One entry per event file, keyed by its name: the function it is for, the check of the function's
+answer, and whether it needs job `sam-local-job-1` to exist first (the `sam_local_job` fixture
+makes it). A new event file without an entry here fails the run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from local.job_client import wait_for_job
+from local.launcher import ReadyStack
+from scripts.sam_local import AwsClients
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+DIMENSIONS = 384
+JOB_ID = "sam-local-job-1"  # the job of worker-chunk.json, read by the GET /jobs events
+JOB_TIMEOUT = 120  # seconds for the local stack's worker to finish a job of a few texts
+
+
+@dataclass(frozen=True)
+class SamLocal:
+    """What a check may look at besides the answer: the local stack, the containers' environment, moto."""
+
+    ready: ReadyStack
+    env: dict[str, dict[str, str]]
+    aws: AwsClients
+    api: httpx.Client
+
+
+Check = Callable[[Any, SamLocal], None]
+
+
+@dataclass(frozen=True)
+class Expectation:
+    function: str
+    check: Check
+    needs_job: bool = False
+
+
+def event_names() -> list[str]:
+    """The event files in events/, by name, sorted."""
+    return sorted(path.name for path in EVENTS.glob("*.json"))
+
+
+def proxy_answer(answer: Any) -> tuple[int, dict[str, str], Any]:
+    """(status, headers with lower-case names, decoded JSON body) of an API Gateway proxy answer."""
+    assert isinstance(answer, dict) and "statusCode" in answer, f"not a proxy answer: {answer!r:.300}"
+    headers = {name.lower(): value for name, value in (answer.get("headers") or {}).items()}
+    for name, values in (answer.get("multiValueHeaders") or {}).items():
+        if values:
+            headers.setdefault(name.lower(), values[-1])
+    body = answer.get("body")
+    try:
+        decoded = json.loads(body) if body else None
+    except json.JSONDecodeError:
+        decoded = body
+    return int(answer["statusCode"]), headers, decoded
+
+
+def ok_body(answer: Any, status: int = 200) -> tuple[dict[str, str], Any]:
+    got, headers, body = proxy_answer(answer)
+    assert got == status, f"status {got}, expected {status}: {body!r:.300}"
+    return headers, body
+
+
+def assert_error(answer: Any, status: int, code: str, error: str | None = None) -> None:
+    _, body = ok_body(answer, status)
+    assert isinstance(body, dict) and body.get("code") == code, f"{body!r:.300}: expected code {code!r}"
+    assert isinstance(body.get("error"), str) and body["error"], "no error message"
+    if error is not None:
+        assert body["error"] == error
+
+
+def assert_vectors(vectors: Any, count: int) -> None:
+    assert isinstance(vectors, list) and len(vectors) == count, f"{vectors!r:.200}: expected {count} vectors"
+    for vector in vectors:
+        assert isinstance(vector, list) and len(vector) == DIMENSIONS, f"a vector is not {DIMENSIONS} long"
+        assert all(isinstance(x, (int, float)) for x in vector), "a vector is not all numbers"
+
+
+def check_health(answer: Any, stack: SamLocal) -> None:
+    assert ok_body(answer)[1] == {"status": "ok"}
+
+
+def check_sync(answer: Any, stack: SamLocal) -> None:
+    _, body = ok_body(answer)
+    assert (body.get("model"), body.get("dimensions"), body.get("ids")) == (
+        MODEL, DIMENSIONS, ["fox", "weaviate", "embeddings"])
+    assert_vectors(body.get("vectors"), 3)
+
+
+def check_async(answer: Any, stack: SamLocal) -> None:
+    headers, body = ok_body(answer, 202)
+    job_id = body.get("jobId")
+    assert isinstance(job_id, str) and job_id, f"no jobId: {body!r:.300}"
+    assert {k: body.get(k) for k in ("status", "total", "chunks")} == {"status": "queued", "total": 5, "chunks": 1}
+    assert headers.get("location") == f"/jobs/{job_id}"
+    # The chunk landed on the work queue with the caller's token sealed: the local stack's event
+    # source feeds it to its worker, which must unseal the token and finish the job.
+    job = wait_for_job(stack.api, job_id, timeout=JOB_TIMEOUT)
+    assert (job.status, job.succeeded, job.failed) == ("succeeded", 5, 0), job
+
+
+def check_hf_feature_extraction(answer: Any, stack: SamLocal) -> None:
+    # Hugging Face's own answer: a bare 2-D array, one vector per input, in input order.
+    assert_vectors(ok_body(answer)[1], 2)
+
+
+def check_openai_embeddings(answer: Any, stack: SamLocal) -> None:
+    _, body = ok_body(answer)
+    assert (body.get("object"), body.get("model")) == ("list", MODEL)
+    data = body.get("data")
+    assert [(d.get("object"), d.get("index")) for d in data] == [("embedding", 0), ("embedding", 1)]
+    assert_vectors([d.get("embedding") for d in data], 2)
+    assert body.get("usage") == {"prompt_tokens": 21, "total_tokens": 21}
+
+
+def check_authorizer(answer: Any, stack: SamLocal) -> None:
+    # Allow, with the bearer handed to API Gateway as the usage plan's key (it checks the key).
+    event = json.loads((EVENTS / "authorizer-request.json").read_text())
+    key = "sam-local-example-api-key-0000000000000"
+    assert answer == {
+        "principalId": f"key-{hashlib.sha256(key.encode()).hexdigest()[:16]}",
+        "policyDocument": {"Version": "2012-10-17", "Statement": [
+            {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": event["methodArn"]}]},
+        "usageIdentifierKey": key,
+        "context": {"apiKeySource": "bearer"},
+    }
+
+
+def check_hf_with_bearer_key(answer: Any, stack: SamLocal) -> None:
+    # The bearer was the service's API key, so the default token embeds; without one, a 401.
+    env = stack.env["ApiFunction"]
+    if env.get("HUGGINGFACE_APIKEY") or env.get("HUGGINGFACE_APIKEY_SECRET_ARN"):
+        assert_vectors(ok_body(answer)[1], 2)
+    else:
+        status, _, body = proxy_answer(answer)
+        assert status == 401, body
+
+
+def check_bad_config(answer: Any, stack: SamLocal) -> None:
+    assert_error(answer, 400, "invalid_config",
+                 "config: only one setting must be set either 'model' or 'passageModel' with 'queryModel'")
+
+
+def check_no_token(answer: Any, stack: SamLocal) -> None:
+    env = stack.env["ApiFunction"]
+    if env.get("HUGGINGFACE_APIKEY") or env.get("HUGGINGFACE_APIKEY_SECRET_ARN"):
+        _, body = ok_body(answer)  # vectorized with the local stack's default token
+        assert body.get("model") == MODEL
+        assert_vectors(body.get("vectors"), 1)
+    else:
+        assert_error(answer, 401, "missing_token")
+
+
+def check_worker_chunk(answer: Any, stack: SamLocal) -> None:
+    assert answer == {"batchItemFailures": []}
+    # The job is created on first sight and ends with the chunk (or was already, by the same chunk).
+    job = wait_for_job(stack.api, JOB_ID, timeout=JOB_TIMEOUT)
+    assert (job.status, job.total, job.succeeded, job.failed) == ("succeeded", 3, 3, 0)
+
+
+def check_get_job(answer: Any, stack: SamLocal) -> None:
+    _, body = ok_body(answer)
+    want = {"jobId": JOB_ID, "status": "succeeded", "total": 3, "succeeded": 3, "failed": 0, "errors": [],
+            "model": MODEL, "dimensions": DIMENSIONS}
+    assert {k: body.get(k) for k in want} == want
+    assert body.get("createdAt") and body.get("updatedAt")
+
+
+def check_get_job_vectors(answer: Any, stack: SamLocal) -> None:
+    _, body = ok_body(answer)
+    items = body.get("items")
+    assert [(item.get("index"), item.get("id")) for item in items] == [(0, "item-0"), (1, "item-1")]
+    assert_vectors([item.get("vector") for item in items], 2)
+    assert isinstance(body.get("nextToken"), str) and body["nextToken"]
+
+
+def check_not_found(answer: Any, stack: SamLocal) -> None:
+    assert_error(answer, 404, "job_not_found")
+
+
+def parked_identity(body: str) -> str:
+    """What ties a parked copy to its original: job and chunk for a JSON message, else the body itself."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return body
+    if isinstance(data, dict) and "jobId" in data:
+        return f"job {data['jobId']} chunk {data.get('chunk')}"
+    return body
+
+
+def check_invalid_message(answer: Any, stack: SamLocal) -> None:
+    assert answer == {"batchItemFailures": []}
+    event = json.loads((EVENTS / "worker-invalid-message.json").read_text())
+    bodies = [record["body"] for record in event["Records"]]
+    # The worker parks a JSON message without the keys the schema does not know (one could be a
+    # stray token), so a parked copy is matched to its original by job and chunk, not byte for byte.
+    originals = {parked_identity(body): body for body in bodies}
+    sqs = stack.aws("sqs")
+    dlq_url = stack.env["WorkerFunction"]["DEAD_LETTER_QUEUE_URL"]
+    reasons: dict[str, str] = {}
+    parked: dict[str, str] = {}
+    seen: set[str] = set()
+    deadline = time.monotonic() + 10
+    # Look without taking: each message read goes back at once (visibility timeout 0).
+    while len(reasons) < len(bodies) and time.monotonic() < deadline:
+        messages = sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=0,
+                                       MessageAttributeNames=["All"], WaitTimeSeconds=1).get("Messages", [])
+        for message in messages:
+            if message["MessageId"] in seen:
+                continue
+            seen.add(message["MessageId"])
+            original = originals.get(parked_identity(message["Body"]))
+            if original is not None:
+                reasons[original] = message.get("MessageAttributes", {}).get("reason", {}).get("StringValue", "")
+                parked[original] = message["Body"]
+    assert sorted(reasons) == sorted(bodies), "not every message is on the dead-letter queue"
+    assert all(reasons.values()), f"parked without a reason attribute: {reasons}"
+    assert not any("colour" in body for body in parked.values()), "a key outside the schema was parked"
+
+
+EXPECTATIONS: dict[str, Expectation] = {
+    "api-health.json": Expectation("ApiFunction", check_health),
+    "api-vectorize-bad-config.json": Expectation("ApiFunction", check_bad_config),
+    "api-get-job-not-found.json": Expectation("ApiFunction", check_not_found),
+    "api-vectorize-sync.json": Expectation("ApiFunction", check_sync),
+    "api-vectorize-no-token.json": Expectation("ApiFunction", check_no_token),
+    "api-hf-feature-extraction.json": Expectation("ApiFunction", check_hf_feature_extraction),
+    "api-openai-embeddings.json": Expectation("ApiFunction", check_openai_embeddings),
+    "api-hf-feature-extraction-bearer-key.json": Expectation("ApiFunction", check_hf_with_bearer_key),
+    "authorizer-request.json": Expectation("AuthorizerFunction", check_authorizer),
+    "api-vectorize-async.json": Expectation("ApiFunction", check_async),
+    "worker-chunk.json": Expectation("WorkerFunction", check_worker_chunk),
+    "api-get-job.json": Expectation("ApiFunction", check_get_job, needs_job=True),
+    "api-get-job-vectors.json": Expectation("ApiFunction", check_get_job_vectors, needs_job=True),
+    "worker-invalid-message.json": Expectation("WorkerFunction", check_invalid_message),
+}
+
+
+def missing_expectation(event: str) -> str | None:
+    """Why `event` cannot be checked (no entry here, or no such file in events/); None when it can."""
+    if event not in EXPECTATIONS:
+        return (f"events/{event} has no expected answer: add one to tests/sam_local/expectations.py "
+                "(EXPECTATIONS) and document it in events/README.md")
+    if not (EVENTS / event).is_file():
+        return f"tests/sam_local/expectations.py expects events/{event}, which does not exist"
+    return None

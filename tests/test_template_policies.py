@@ -1,0 +1,197 @@
+"""Least privilege, read from `template.yaml` itself (and from SAM's transform of it, when the SAM CLI is here).
+
+Each function runs under a role written out in the template, so SAM adds nothing to it: its SQS
+event would otherwise attach AWSLambdaSQSQueueExecutionRole (receive and delete on every queue of
+the account), and its DynamoDB policy templates grant Scan. The KMS key lets the API encrypt and
+the worker alone decrypt.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from local.template_stack import load_template
+
+ROOT = Path(__file__).resolve().parent.parent
+SAM_PYTHON = ROOT / ".venv-sam" / "bin" / "python"
+TEMPLATE = load_template()
+RESOURCES = TEMPLATE["Resources"]
+FUNCTIONS = {"ApiFunction": "ApiRole", "WorkerFunction": "WorkerRole", "AuthorizerFunction": "AuthorizerRole"}
+KEYED_PATHS = {"/vectorize": "post", "/jobs/{jobId}": "get", "/jobs/{jobId}/vectors": "get", "/": "post",
+               "/models/{model+}": "post", "/pipeline/feature-extraction/{model+}": "post", "/embed": "post",
+               "/v1/embeddings": "post"}
+
+
+def _branches(value: Any) -> list[Any]:
+    """Both branches of an Fn::If (less AWS::NoValue), else the value itself."""
+    if isinstance(value, dict) and list(value) == ["Fn::If"]:
+        return [b for branch in value["Fn::If"][1:] for b in _branches(branch) if b != {"Ref": "AWS::NoValue"}]
+    return [value]
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def statements(role: str) -> list[dict[str, Any]]:
+    """Every statement of a role's inline policies, with a conditional one counted either way."""
+    found = []
+    for policy in RESOURCES[role]["Properties"].get("Policies", []):
+        for statement in policy["PolicyDocument"]["Statement"]:
+            found.extend(_branches(statement))
+    return found
+
+
+def grants(role: str, service: str) -> dict[str, list[Any]]:
+    """Action -> the resources it is allowed on, for one service's actions in a role."""
+    allowed: dict[str, list[Any]] = {}
+    for statement in statements(role):
+        assert statement["Effect"] == "Allow"
+        for action in _listed(statement["Action"]):
+            if action.startswith(f"{service}:"):
+                allowed.setdefault(action, []).extend(_listed(statement["Resource"]))
+    return allowed
+
+
+@pytest.mark.parametrize(("function", "role"), FUNCTIONS.items())
+def test_each_function_runs_under_its_own_written_out_role_that_sam_cannot_widen(function: str, role: str) -> None:
+    properties = RESOURCES[function]["Properties"]
+    assert properties["Role"] == {"Fn::GetAtt": [role, "Arn"]}
+    assert "Policies" not in properties
+    assert RESOURCES[role]["Type"] == "AWS::IAM::Role"
+    assert "ManagedPolicyArns" not in RESOURCES[role]["Properties"]
+    assert "Role" not in TEMPLATE.get("Globals", {}).get("Function", {})
+
+
+@pytest.mark.parametrize("role", FUNCTIONS.values())
+def test_no_role_has_a_wildcard_action_or_a_wildcard_resource_but_for_x_ray(role: str) -> None:
+    for statement in statements(role):
+        actions = _listed(statement["Action"])
+        assert not any("*" in action for action in actions), statement
+        if statement["Resource"] == "*":
+            assert set(actions) == {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}, statement
+
+
+def test_the_worker_consumes_only_the_work_queue_and_parks_only_on_the_dead_letter_queue() -> None:
+    assert grants("WorkerRole", "sqs") == {
+        "sqs:ReceiveMessage": [{"Fn::GetAtt": ["WorkQueue", "Arn"]}],
+        "sqs:DeleteMessage": [{"Fn::GetAtt": ["WorkQueue", "Arn"]}],
+        "sqs:GetQueueAttributes": [{"Fn::GetAtt": ["WorkQueue", "Arn"]}],
+        "sqs:SendMessage": [{"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}],
+    }
+
+
+def test_the_api_only_sends_to_the_work_queue() -> None:
+    assert grants("ApiRole", "sqs") == {"sqs:SendMessage": [{"Fn::GetAtt": ["WorkQueue", "Arn"]}]}
+
+
+def test_the_api_reads_tables_by_key_and_query_never_by_scan() -> None:
+    jobs, vectors = {"Fn::GetAtt": ["JobsTable", "Arn"]}, {"Fn::GetAtt": ["VectorsTable", "Arn"]}
+    assert grants("ApiRole", "dynamodb") == {
+        "dynamodb:GetItem": [jobs, vectors], "dynamodb:Query": [jobs, vectors],
+        "dynamodb:PutItem": [jobs], "dynamodb:UpdateItem": [jobs],
+    }
+
+
+def test_the_worker_writes_vectors_and_job_records_and_never_scans() -> None:
+    jobs, vectors = {"Fn::GetAtt": ["JobsTable", "Arn"]}, {"Fn::GetAtt": ["VectorsTable", "Arn"]}
+    assert grants("WorkerRole", "dynamodb") == {
+        "dynamodb:GetItem": [jobs], "dynamodb:Query": [jobs], "dynamodb:PutItem": [jobs, vectors],
+        "dynamodb:UpdateItem": [jobs], "dynamodb:BatchWriteItem": [vectors],
+    }
+
+
+def test_the_authorizer_touches_no_data() -> None:
+    services = {action.split(":")[0] for s in statements("AuthorizerRole") for action in _listed(s["Action"])}
+    assert services == {"logs", "xray"}
+
+
+def _key_policy_grants() -> dict[str, list[Any]]:
+    """KMS action -> the principals the key policy allows it to."""
+    allowed: dict[str, list[Any]] = {}
+    for statement in RESOURCES["TokenKey"]["Properties"]["KeyPolicy"]["Statement"]:
+        assert statement["Effect"] == "Allow"
+        for action in _listed(statement["Action"]):
+            allowed.setdefault(action, []).append(statement["Principal"]["AWS"])
+    return allowed
+
+
+def test_only_the_worker_may_decrypt_and_only_the_api_encrypt_with_the_token_key() -> None:
+    allowed = _key_policy_grants()
+    assert allowed["kms:Decrypt"] == [{"Fn::GetAtt": ["WorkerRole", "Arn"]}]
+    assert allowed["kms:Encrypt"] == [{"Fn::GetAtt": ["ApiRole", "Arn"]}]
+    # The account administers the key but no wildcard lets an IAM policy grant its use.
+    crypto = ("kms:*", "kms:Decrypt", "kms:Encrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*")
+    root = [a for a, principals in allowed.items() if any("root" in json.dumps(p) for p in principals)]
+    assert root and not set(root) & set(crypto)
+    for role in FUNCTIONS.values():
+        assert grants(role, "kms") == {}
+
+
+def test_functions_get_the_stack_name_and_the_default_token_hosts() -> None:
+    env = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    assert env["STACK_NAME"] == {"Ref": "AWS::StackName"}
+    assert env["DEFAULT_TOKEN_HOSTS"] == {"Ref": "DefaultTokenHosts"}
+    assert TEMPLATE["Parameters"]["DefaultTokenHosts"]["Default"] == ""
+
+
+def test_the_api_and_its_authorizer_have_reserved_concurrency() -> None:
+    for function in ("ApiFunction", "AuthorizerFunction"):
+        assert RESOURCES[function]["Properties"]["ReservedConcurrentExecutions"] == {"Ref": "ApiReservedConcurrency"}
+    assert TEMPLATE["Parameters"]["ApiReservedConcurrency"]["MinValue"] >= 1
+
+
+def test_keyed_routes_want_the_key_from_the_authorizer_only_when_keys_are_required() -> None:
+    body = RESOURCES["VectorizerApi"]["Properties"]["DefinitionBody"]
+    for path, method in KEYED_PATHS.items():
+        assert body["paths"][path][method]["security"] == {
+            "Fn::If": ["ApiKeyIsRequired", [{"api_key": [], "ApiKeyAuthorizer": []}], []]}
+    assert "/health" not in body["paths"]
+    assert RESOURCES["VectorizerApi"]["Properties"]["ApiKeySourceType"] == {
+        "Fn::If": ["ApiKeyIsRequired", "AUTHORIZER", "HEADER"]}
+    authorizer = body["components"]["securitySchemes"]["ApiKeyAuthorizer"]["x-amazon-apigateway-authorizer"]
+    # No caching, so no identity source: a source absent for some callers would make API Gateway
+    # refuse them with 401 before the authorizer runs.
+    assert authorizer["type"] == "request"
+    assert authorizer["authorizerResultTtlInSeconds"] == 0
+    assert "identitySource" not in authorizer
+
+
+TRANSFORM = """
+import json, sys
+from samtranslator.translator.transform import transform
+from samtranslator.yaml_helper import yaml_parse
+
+class NoManagedPolicies:
+    def load(self):
+        return {name: "arn:aws:iam::aws:policy/service-role/" + name for name in (
+            "AWSLambdaSQSQueueExecutionRole", "AWSLambdaBasicExecutionRole", "AWSXrayWriteOnlyAccess")}
+
+template = yaml_parse(open(sys.argv[1]).read())
+for resource in template["Resources"].values():
+    for name in ("CodeUri", "ContentUri"):
+        if name in resource.get("Properties", {}):
+            resource["Properties"][name] = "s3://bucket/" + resource["Properties"][name].strip("/")
+json.dump(transform(template, {}, NoManagedPolicies()), sys.stdout)
+"""
+
+
+@pytest.mark.skipif(not SAM_PYTHON.exists(), reason="the SAM CLI's virtualenv (.venv-sam) is not installed")
+def test_sams_transform_adds_no_role_and_no_managed_policy() -> None:
+    out = subprocess.run([str(SAM_PYTHON), "-c", TRANSFORM, str(ROOT / "template.yaml")], capture_output=True,
+                         text=True, check=True, env={**os.environ, "AWS_DEFAULT_REGION": "us-east-1"})
+    resources = json.loads(out.stdout)["Resources"]
+    roles = {name for name, r in resources.items() if r["Type"] == "AWS::IAM::Role"}
+    assert roles == set(FUNCTIONS.values())
+    for role in roles:
+        assert "ManagedPolicyArns" not in resources[role]["Properties"]
+    assert not any(r["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy") for r in resources.values())
+    mapping = next(r for r in resources.values() if r["Type"] == "AWS::Lambda::EventSourceMapping")
+    assert mapping["Properties"]["EventSourceArn"] == {"Fn::GetAtt": ["WorkQueue", "Arn"]}
+    assert resources["WorkerFunction"]["Properties"]["Role"] == {"Fn::GetAtt": ["WorkerRole", "Arn"]}
