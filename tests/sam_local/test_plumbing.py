@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from local.template_stack import load_template
 from scripts.sam_local import (
     DUMMY_CREDENTIALS,
     InvokeFailed,
@@ -37,7 +38,11 @@ def test_an_event_without_an_expectation_is_reported_by_name() -> None:
 
 
 def test_every_expectation_names_a_function_of_the_template() -> None:
-    assert {expectation.function for expectation in EXPECTATIONS.values()} == {"ApiFunction", "WorkerFunction"}
+    template = load_template()
+    functions = {name for name, resource in template["Resources"].items()
+                 if resource["Type"] == "AWS::Serverless::Function"}
+    assert {expectation.function for expectation in EXPECTATIONS.values()} == functions
+    assert functions == {"ApiFunction", "WorkerFunction", "AuthorizerFunction"}
 
 
 @pytest.mark.parametrize("url, seen_from_a_container", [
