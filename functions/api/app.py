@@ -9,6 +9,7 @@ from typing import Annotated
 from api_runtime import TOKEN_HEADER, caller, deadline, dimensions_memory, documented, services
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
@@ -174,6 +175,14 @@ def get_job_vectors(
 def invalid_request(error: RequestValidationError) -> Response:
     problem = describe_validation_errors(error.errors())
     return _json(problem.status, problem.to_body())
+
+
+@app.not_found
+def no_route(error: NotFoundError) -> Response:
+    # API Gateway's greedy routes take paths the router's own patterns refuse (a path parameter
+    # with characters no model id or job id holds): nothing is there, so a 404, not the 500 below.
+    event = app.current_event
+    return _json(404, {"error": f"no route for {event.http_method} {event.path}"[:300], "code": "not_found"})
 
 
 @app.exception_handler(RecursionError)

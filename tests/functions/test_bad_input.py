@@ -71,3 +71,23 @@ def test_a_next_token_this_service_never_gave_out_is_a_400(harness: Harness, fak
     assert (answer.status, answer.body) == (
         400, {"error": "nextToken is not one this service gave out", "code": "invalid_next_token"}
     )
+
+
+# A character outside what the router's path parameters match (a private-use code point) leaves
+# API Gateway's greedy route matched and the function's router without one: that is a 404.
+UNROUTABLE = "Q\U000fae86"
+
+
+@pytest.mark.parametrize(("method", "path"), [
+    ("GET", f"/jobs/{UNROUTABLE}"),
+    ("GET", f"/jobs/{UNROUTABLE}/vectors"),
+    ("POST", f"/models/{UNROUTABLE}"),
+    ("POST", f"/models/{UNROUTABLE}/pipeline/feature-extraction"),
+    ("POST", f"/pipeline/feature-extraction/{UNROUTABLE}"),
+])
+def test_a_path_no_route_of_the_function_matches_is_a_404_not_a_500(
+    harness: Harness, fake_hf, method: str, path: str
+) -> None:
+    answer = harness.api(method, path, {"inputs": ["a"]} if method == "POST" else None)
+    assert (answer.status, answer.body) == (404, {"error": f"no route for {method} {path}", "code": "not_found"})
+    assert fake_hf.observed.requests == 0
