@@ -134,6 +134,18 @@ def test_only_the_worker_may_decrypt_and_only_the_api_encrypt_with_the_token_key
         assert grants(role, "kms") == {}
 
 
+def test_the_token_key_opens_only_under_this_stacks_encryption_context() -> None:
+    # A sealed token lifted from the dead-letter queue cannot be opened for another stack or use.
+    statements = TEMPLATE["Resources"]["TokenKey"]["Properties"]["KeyPolicy"]["Statement"]
+    crypto = [s for s in statements if s["Action"] in ("kms:Encrypt", "kms:Decrypt")]
+    assert len(crypto) == 2
+    for statement in crypto:
+        assert statement["Condition"] == {"StringEquals": {
+            "kms:EncryptionContext:stack": {"Ref": "AWS::StackName"},
+            "kms:EncryptionContext:purpose": "hf-token",
+        }}
+
+
 def test_functions_get_the_stack_name_and_the_default_token_hosts() -> None:
     env = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
     assert env["STACK_NAME"] == {"Ref": "AWS::StackName"}
