@@ -19,6 +19,7 @@ from typing import Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from vectorizer.config import ModuleConfig, Purpose
+from vectorizer.packing import pack
 
 JOB_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
 ITEM_ID_MAX_LENGTH = 512
@@ -132,21 +133,11 @@ def plan_chunks(
     checked before this point; here it raises ValueError.
     """
     budget = max_message_bytes - envelope_bytes
-    chunks: list[list[ChunkItem]] = []
-    current: list[ChunkItem] = []
-    used = 0
-    for item in items:
-        size = _item_bytes(item)
+    sizes = [_item_bytes(item) for item in items]
+    for item, size in zip(items, sizes, strict=True):
         if size > budget:
             raise ValueError(f"item {item.index} needs {size} bytes, over the {budget}-byte budget")
-        if current and (len(current) >= chunk_size or used + size > budget):
-            chunks.append(current)
-            current, used = [], 0
-        current.append(item)
-        used += size
-    if current:
-        chunks.append(current)
-    return chunks
+    return [[items[i] for i in group] for group in pack(sizes, max_count=chunk_size, max_bytes=budget)]
 
 
 def envelope_size(template: ChunkMessage) -> int:

@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from vectorizer.errors import VectorizerError
+from vectorizer.packing import pack
 
 SQS_BATCH_ENTRIES = 10
 SEND_ATTEMPTS = 5
@@ -17,19 +18,8 @@ def plan_batches(bodies: list[str], max_batch_bytes: int) -> list[list[int]]:
     Takes the message bodies and the byte limit of one call; returns lists of body indexes, in
     order. A body alone over the limit still gets a call of its own.
     """
-    batches: list[list[int]] = []
-    current: list[int] = []
-    used = 0
-    for index, body in enumerate(bodies):
-        size = len(body.encode("utf-8"))
-        if current and (len(current) >= SQS_BATCH_ENTRIES or used + size > max_batch_bytes):
-            batches.append(current)
-            current, used = [], 0
-        current.append(index)
-        used += size
-    if current:
-        batches.append(current)
-    return batches
+    sizes = [len(body.encode("utf-8")) for body in bodies]
+    return pack(sizes, max_count=SQS_BATCH_ENTRIES, max_bytes=max_batch_bytes)
 
 
 class ChunkQueue:
