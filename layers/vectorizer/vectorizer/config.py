@@ -101,6 +101,9 @@ class ModuleConfig(BaseModel):
         return self
 
     def model_for(self, purpose: Purpose, default_model: str) -> str:
+        """Takes the purpose and the deployment's default model; returns the model id to call (queryModel or
+        passageModel for DPR, else model, else the default).
+        """
         if self.passage_model and self.query_model:
             return self.query_model if purpose == "query" else self.passage_model
         return self.model or default_model
@@ -158,6 +161,7 @@ class FeatureParameters(BaseModel):
     prompt_name: str | None = None
 
     def body_fields(self) -> dict[str, Any]:
+        """Returns the parameters a caller set, for the root of the HF request body (unset ones left out)."""
         return self.model_dump(exclude_none=True)
 
 

@@ -64,6 +64,9 @@ class DefaultToken:
         self._cached: str | None = None
 
     def get(self) -> str | None:
+        """Returns the deployment's default token (env, else the secret read once), or None without one. Says nothing
+        of where it may go: see `for_destination`.
+        """
         if self._settings.default_token:
             return self._settings.default_token
         if self._settings.default_token_secret_arn:

@@ -20,6 +20,7 @@ class VectorizerError(Exception):
             self.status = status
 
     def to_body(self) -> dict[str, str]:
+        """Returns the error as the API answers it: `{"error": message, "code": code}`."""
         return {"error": self.message, "code": self.code}
 
 

@@ -96,6 +96,7 @@ class Settings(BaseModel):
 
 
 def settings_from(environ: Mapping[str, str]) -> Settings:
+    """Takes an environment mapping; returns validated `Settings` (a ValidationError names a bad value)."""
     return Settings.model_validate(dict(environ))
 
 

@@ -17,6 +17,9 @@ from vectorizer.settings import Settings
 
 
 def check_limits(texts: list[str], settings: Settings) -> None:
+    """Takes the texts of one request and the settings; returns nothing, or raises 413 `PayloadTooLargeError` naming
+    the limit (too many texts, or a text too long).
+    """
     if len(texts) > settings.max_texts:
         raise PayloadTooLargeError(
             f"{len(texts)} texts in one request; the limit is {settings.max_texts}"

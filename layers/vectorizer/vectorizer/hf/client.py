@@ -38,6 +38,7 @@ class EmbedOutcome:
 
     @property
     def dimensions(self) -> int | None:
+        """The width of the vectors that came back, or None when none did."""
         return next((len(vector) for vector in self.vectors if vector is not None), None)
 
     def first_request_wide_error(self) -> HuggingFaceError | None:
@@ -69,6 +70,9 @@ class EmbedOutcome:
 
 
 def request_headers(token: str | None, target: Target) -> dict[str, str]:
+    """Takes the token (or None) and the target; returns the HTTP headers of an HF request (bearer token, wait-for-
+    model and use-cache switches).
+    """
     headers = {"Content-Type": "application/json", "Accept": "application/json"}
     if token:
         headers["Authorization"] = f"Bearer {token}"
@@ -81,6 +85,9 @@ def request_headers(token: str | None, target: Target) -> dict[str, str]:
 
 
 def request_body(texts: list[str], target: Target) -> bytes:
+    """Takes the texts and the target; returns the JSON bytes of an HF feature-extraction request (`inputs`, `options`,
+    parameters the caller set).
+    """
     options = {
         "wait_for_model": target.options.wait_for_model,
         "use_gpu": target.options.use_gpu,
@@ -93,6 +100,7 @@ def request_body(texts: list[str], target: Target) -> bytes:
 
 
 def redact(message: str, secret: str | None) -> str:
+    """Takes a message and a secret (or None); returns the message with every copy of the secret replaced by `***`."""
     return message.replace(secret, REDACTED) if secret else message
 
 
@@ -130,6 +138,7 @@ class HuggingFaceClient:
         return self._http
 
     async def aclose(self) -> None:
+        """Closes the pooled HTTP client, if one was opened; a later call opens a new one."""
         if self._http is not None:
             await self._http.aclose()
             self._http = None

@@ -38,10 +38,12 @@ PRODUCER_ORIGIN = "producer"
 
 
 def chunk_sk(chunk: int) -> str:
+    """Takes a chunk number; returns the sort key of its counted-chunk marker."""
     return f"chunk#{chunk:06d}"
 
 
 def error_sk(index: int) -> str:
+    """Takes an item index; returns the sort key of its item error."""
     return f"error#{index:012d}"
 
 
@@ -56,6 +58,7 @@ def job_not_found(job_id: str) -> JobNotFoundError:
 
 
 def final_status(succeeded: int, failed: int) -> str:
+    """Takes a job's counts; returns `succeeded` (no failure), `failed` (no success) or `partial`."""
     if failed == 0:
         return "succeeded"
     return "failed" if succeeded == 0 else "partial"
@@ -105,6 +108,7 @@ class JobRecord:
 
     @property
     def complete(self) -> bool:
+        """True once every chunk (or, without a chunk count, every item of `total`) is counted."""
         if self.chunks is not None:
             return self.chunks_done >= self.chunks
         if self.total is not None:
@@ -346,6 +350,8 @@ class JobStore:
         return _record(answer["Item"], with_signing_key=with_signing_key) if "Item" in answer else None
 
     def get(self, job_id: str, *, max_errors: int) -> JobRecord:
+        """Takes a job id and how many item errors to read; returns the job record, or raises `JobNotFoundError` (404).
+        """
         job = self._get_item(job_id)
         if job is None:
             raise job_not_found(job_id)

@@ -65,6 +65,9 @@ class VectorStore:
         batch_write(self._db, self._table, requests)
 
     def page(self, job_id: str, *, limit: int, next_token: str | None) -> tuple[list[StoredVector], str | None]:
+        """Takes a job id, a page size and the previous page's token; returns the vectors in index order and the next
+        token (None at the end). A bad token is a 400 `invalid_next_token`.
+        """
         query: dict[str, Any] = {
             "TableName": self._table,
             "KeyConditionExpression": "jobId = :job",

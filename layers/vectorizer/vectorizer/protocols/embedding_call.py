@@ -78,6 +78,7 @@ class EmbeddingResult(BaseModel):
 
     @property
     def dimensions(self) -> int:
+        """The width of the vectors, 0 when there are none."""
         return len(self.vectors[0]) if self.vectors else 0
 
 
