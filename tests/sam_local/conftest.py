@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -32,9 +31,8 @@ from scripts.sam_local import (
     sam_environment,
     write_env_vars,
 )
-from tests.sam_local.expectations import EVENTS, JOB_ID, JOB_TIMEOUT, SamLocal
+from tests.sam_local.expectations import EVENTS, JOB_ID, SamLocal, ended_job
 from vectorizer.api.ownership import caller_identity
-from vectorizer.jobs.job_store import FINAL_STATUSES
 
 SAM = ROOT / ".venv-sam" / "bin" / "sam"
 BUILT_TEMPLATE = ROOT / ".aws-sam" / "build" / "template.yaml"
@@ -99,13 +97,9 @@ def sam_local_job(sam_local: SamLocal) -> str:
         sqs.send_message(QueueUrl=sam_local.ready.queue, MessageBody=record["body"])
     # The API reports a job to its owner only, and a job a producer queued has none: once it has
     # ended, adopt it for the identity the GET /jobs events carry (their API key id).
+    assert ended_job(sam_local, JOB_ID).status == "succeeded"
     dynamodb, table = sam_local.aws("dynamodb"), sam_local.env["ApiFunction"]["JOBS_TABLE"]
     key = {"jobId": {"S": JOB_ID}, "sk": {"S": "job"}}
-    deadline = time.monotonic() + JOB_TIMEOUT
-    while (status := dynamodb.get_item(TableName=table, Key=key).get("Item", {}).get("status", {}).get("S")) not in \
-            FINAL_STATUSES and time.monotonic() < deadline:
-        time.sleep(0.5)
-    assert status == "succeeded", status
     get_job = json.loads((EVENTS / "api-get-job.json").read_text())
     owner = caller_identity(get_job["requestContext"])
     dynamodb.update_item(TableName=table, Key=key, UpdateExpression="SET #o = :owner",
