@@ -7,7 +7,8 @@
 - the model endpoint on LOCAL_MODEL_PORT (8088): all-MiniLM-L6-v2 on the CPU (skipped when
   HF_API_BASE_URL names another endpoint);
 - the API on LOCAL_API_PORT (3000): HTTP turned into API Gateway proxy events for ApiFunction;
-- the event source: the work queue polled and WorkerFunction invoked with SQS batches.
+- the event sources: the work queue polled and WorkerFunction invoked with SQS batches, and the
+  dead-letter queue polled for DeadLetterFunction the same way.
 With LOCAL_REQUIRE_API_KEY=1 the template is deployed with RequireApiKey=true and the API wants
 a key as API Gateway would: the keys of LOCAL_API_KEYS (comma list; one is made up and printed on
 the `ready` line when it is empty) are created in moto's API Gateway, and each keyed route runs
@@ -171,6 +172,28 @@ def _function_property(stack: DeployedStack, function: str, name: str, default: 
     return stack.resolve(own)
 
 
+def _feed_from_queues(
+    deployed: DeployedStack, function: str, pool: FunctionPool, slots: int, settings: StackSettings,
+    stop: threading.Event,
+) -> None:
+    """Start `slots` pollers per SQS event source of `function` (as the template declares them),
+    each invoking `pool` with real SQS batches until `stop` is set."""
+    sqs = _aws_client("sqs", settings)
+    for source in queue_events(deployed.template, function):
+        queue_arn = deployed.resolve(source["Queue"])
+        queue_url = sqs.get_queue_url(QueueName=queue_arn.rsplit(":", 1)[1])["QueueUrl"]
+        for slot in range(slots):
+            poller = SqsEventSource(
+                _aws_client("sqs", settings), queue_url, queue_arn,
+                lambda event: pool.invoke(event, f"{len(event['Records'])} record(s)"),
+                batch_size=int(deployed.resolve(source.get("BatchSize", 10))),
+                batching_window_seconds=float(deployed.resolve(source.get("MaximumBatchingWindowInSeconds", 0))),
+                redelivery_delay_seconds=settings.redelivery_seconds,
+            )
+            threading.Thread(target=poller.run_forever, args=(stop,), daemon=True,
+                             name=f"event-source-{function}-{slot}").start()
+
+
 def _json_response(refusal: Refusal) -> Response:
     return Response(json.dumps(refusal.body), refusal.status, content_type="application/json")
 
@@ -324,20 +347,17 @@ def running_stack(settings: StackSettings) -> Iterator[DeployedStack]:
 
         stop = threading.Event()
         stack.callback(stop.set)
-        sqs = _aws_client("sqs", settings)
-        for source in queue_events(deployed.template, "WorkerFunction"):
-            queue_arn = deployed.resolve(source["Queue"])
-            queue_url = sqs.get_queue_url(QueueName=queue_arn.rsplit(":", 1)[1])["QueueUrl"]
-            for slot in range(settings.worker_concurrency):
-                poller = SqsEventSource(
-                    _aws_client("sqs", settings), queue_url, queue_arn,
-                    lambda event: worker.invoke(event, f"{len(event['Records'])} record(s)"),
-                    batch_size=int(deployed.resolve(source.get("BatchSize", 10))),
-                    batching_window_seconds=float(deployed.resolve(source.get("MaximumBatchingWindowInSeconds", 0))),
-                    redelivery_delay_seconds=settings.redelivery_seconds,
-                )
-                threading.Thread(target=poller.run_forever, args=(stop,), daemon=True,
-                                 name=f"event-source-{slot}").start()
+        # Every queue-fed function of the template, fed as Lambda would feed it: the worker from
+        # the work queue, the dead-letter consumer from the dead-letter queue.
+        dead_letter = FunctionPool("DeadLetterFunction", ROOT / "functions" / "dead_letter", "app.lambda_handler",
+                                   function_environment(deployed, "DeadLetterFunction", settings),
+                                   timeout=float(_function_property(deployed, "DeadLetterFunction", "Timeout", 60)),
+                                   size=1)
+        stack.callback(dead_letter.stop)
+        dead_letter.warm()
+        for name, pool, slots in (("WorkerFunction", worker, settings.worker_concurrency),
+                                  ("DeadLetterFunction", dead_letter, 1)):
+            _feed_from_queues(deployed, name, pool, slots, settings, stop)
 
         _wait_until("the API", lambda: httpx.get(f"http://127.0.0.1:{settings.api_port}/health",
                                                  timeout=5).status_code == 200)

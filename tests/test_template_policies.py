@@ -22,7 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SAM_PYTHON = ROOT / ".venv-sam" / "bin" / "python"
 TEMPLATE = load_template()
 RESOURCES = TEMPLATE["Resources"]
-FUNCTIONS = {"ApiFunction": "ApiRole", "WorkerFunction": "WorkerRole", "AuthorizerFunction": "AuthorizerRole"}
+FUNCTIONS = {"ApiFunction": "ApiRole", "WorkerFunction": "WorkerRole", "AuthorizerFunction": "AuthorizerRole",
+             "DeadLetterFunction": "DeadLetterRole"}
 KEYED_PATHS = {"/vectorize": "post", "/jobs/{jobId}": "get", "/jobs/{jobId}/vectors": "get", "/": "post",
                "/models/{model+}": "post", "/pipeline/feature-extraction/{model+}": "post", "/embed": "post",
                "/v1/embeddings": "post"}
@@ -103,7 +104,16 @@ def test_the_worker_writes_vectors_and_job_records_and_never_scans() -> None:
     jobs, vectors = {"Fn::GetAtt": ["JobsTable", "Arn"]}, {"Fn::GetAtt": ["VectorsTable", "Arn"]}
     assert grants("WorkerRole", "dynamodb") == {
         "dynamodb:GetItem": [jobs], "dynamodb:Query": [jobs], "dynamodb:PutItem": [jobs, vectors],
-        "dynamodb:UpdateItem": [jobs], "dynamodb:BatchWriteItem": [vectors],
+        "dynamodb:UpdateItem": [jobs], "dynamodb:BatchWriteItem": [jobs, vectors], "dynamodb:BatchGetItem": [vectors],
+    }
+
+
+def test_the_dead_letter_consumer_consumes_only_the_dead_letter_queue_and_parks_only_on_the_parked_queue() -> None:
+    assert grants("DeadLetterRole", "sqs") == {
+        "sqs:ReceiveMessage": [{"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}],
+        "sqs:DeleteMessage": [{"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}],
+        "sqs:GetQueueAttributes": [{"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}],
+        "sqs:SendMessage": [{"Fn::GetAtt": ["ParkedChunksQueue", "Arn"]}],
     }
 
 
@@ -204,6 +214,8 @@ def test_sams_transform_adds_no_role_and_no_managed_policy() -> None:
     for role in roles:
         assert "ManagedPolicyArns" not in resources[role]["Properties"]
     assert not any(r["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy") for r in resources.values())
-    mapping = next(r for r in resources.values() if r["Type"] == "AWS::Lambda::EventSourceMapping")
-    assert mapping["Properties"]["EventSourceArn"] == {"Fn::GetAtt": ["WorkQueue", "Arn"]}
+    mappings = {r["Properties"]["FunctionName"]["Ref"]: r["Properties"]["EventSourceArn"]
+                for r in resources.values() if r["Type"] == "AWS::Lambda::EventSourceMapping"}
+    assert mappings == {"WorkerFunction": {"Fn::GetAtt": ["WorkQueue", "Arn"]},
+                        "DeadLetterFunction": {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}}
     assert resources["WorkerFunction"]["Properties"]["Role"] == {"Fn::GetAtt": ["WorkerRole", "Arn"]}

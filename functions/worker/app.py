@@ -9,6 +9,10 @@ dead-letter queue with its reason, once, instead of looping until maxReceiveCoun
 message that is not its job's to send: unsigned for a job the API created, or outside the job's
 own chunks and items.
 
+Every failure logs once, with the job, the chunk and the reason: a record handed back to SQS
+(a warning before its last delivery; an error on it, for SQS then moves it to the dead-letter
+queue, whose consumer records its items), a parked one, a skipped one, a failed chunk.
+
 Each record gets an equal share of the invocation's time left, so the records after it still
 have theirs: the handler builds a `BatchClock` per invocation and binds it to the record
 handler, and Powertools hands that bound handler the Lambda context.
@@ -31,7 +35,7 @@ from pydantic import ValidationError
 
 from vectorizer.errors import VectorizerError
 from vectorizer.jobs.message import ChunkItem, ChunkMessage
-from vectorizer.jobs.service import ChunkRetryLater, process_chunk
+from vectorizer.jobs.service import ChunkRetryLater, failure_text, process_chunk
 from vectorizer.services import Services, build_services
 from vectorizer.validation_errors import describe_validation_errors
 
@@ -114,6 +118,18 @@ def _park(record: SQSRecord, reason: str) -> None:
     metrics.add_metric(name="MessagesDeadLettered", unit=MetricUnit.Count, value=1)
 
 
+def _handed_back(message: ChunkMessage, error: Exception, deliveries: int, final_attempt: bool) -> None:
+    """Say why a chunk goes back to SQS: on its last delivery, it goes on to the dead-letter queue."""
+    details = {"job_id": message.job_id, "chunk": message.chunk, "reason": failure_text(error), "delivery": deliveries}
+    if final_attempt:
+        logger.error("chunk could not be recorded on its last delivery; it goes to the dead-letter queue",
+                     extra=details)
+        metrics.add_metric(name="ChunksDeadLettered", unit=MetricUnit.Count, value=1)
+    else:
+        logger.warning("chunk will be retried", extra=details)
+        metrics.add_metric(name="ChunksRetried", unit=MetricUnit.Count, value=1)
+
+
 @tracer.capture_method
 def record_handler(record: SQSRecord, lambda_context: LambdaContext, clock: BatchClock) -> None:
     """Work one SQS record within its share of the time; raises to report it for redelivery.
@@ -144,9 +160,13 @@ def _handle(record: SQSRecord, deadline: float) -> None:
         raise
     except VectorizerError as error:
         if error.status >= 500:
+            _handed_back(message, error, deliveries, final_attempt)
             raise
         _park(record, error.message)
         return
+    except Exception as error:
+        _handed_back(message, error, deliveries, final_attempt)
+        raise
     finally:
         logger.remove_keys(["job_id", "chunk"])
     if report.skipped:

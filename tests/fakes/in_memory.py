@@ -1,7 +1,8 @@
 """In-memory stand-ins for the job service's ports, with the DynamoDB stores' semantics.
 
 `InMemoryJobStore` and `InMemoryVectorStore` behave as `JobStore` and `VectorStore` do on
-DynamoDB: a chunk counts once, with its fingerprint in its marker; a job closes once, when its
+DynamoDB: a chunk counts once, with its fingerprint, counts and closer in its marker, and is
+counted again only over the marker it read; a job closes once, when its
 chunks (else its total) are all counted, and an open-ended one restates its status after each
 chunk; `mark_failed` gives a job up (`failed` and `aborted`); `start` never reopens a finished
 job; item errors are keyed by index and vectors by (job, index), stored as float32. The same
@@ -24,8 +25,10 @@ from vectorizer.hf.client import EmbedOutcome
 from vectorizer.jobs.codec import decode_vector, encode_vector
 from vectorizer.jobs.job_store import (
     API_ORIGIN,
+    CLOSED_BY_WORKER,
     FINAL_STATUSES,
     PRODUCER_ORIGIN,
+    ChunkMarker,
     ItemError,
     JobRecord,
     final_status,
@@ -50,7 +53,7 @@ class InMemoryJobStore:
 
     def __init__(self) -> None:
         self.records: dict[str, JobRecord] = {}
-        self.markers: dict[tuple[str, int], str] = {}
+        self.markers: dict[tuple[str, int], ChunkMarker] = {}
         self.errors: dict[tuple[str, int], ItemError] = {}
 
     def create(
@@ -98,6 +101,11 @@ class InMemoryJobStore:
 
     def chunk_fingerprint(self, job_id: str, chunk: int) -> str | None:
         """The fingerprint chunk `chunk` was counted with, or None."""
+        marker = self.markers.get((job_id, chunk))
+        return None if marker is None else marker.fingerprint
+
+    def chunk_marker(self, job_id: str, chunk: int) -> ChunkMarker | None:
+        """The marker chunk `chunk` was counted with, or None."""
         return self.markers.get((job_id, chunk))
 
     def record_errors(self, job_id: str, errors: list[ItemError]) -> None:
@@ -105,30 +113,57 @@ class InMemoryJobStore:
         for error in errors:
             self.errors[(job_id, error.index)] = replace(error, error=error.error[:REASON_LIMIT])
 
+    def clear_errors(self, job_id: str, indexes: list[int]) -> None:
+        """Forget the errors of those items (an absent one is no error)."""
+        for index in indexes:
+            self.errors.pop((job_id, index), None)
+
     def count_chunk(
-        self, job_id: str, chunk: int, *, fingerprint: str, succeeded: int, failed: int, dimensions: int | None
+        self, job_id: str, chunk: int, *, fingerprint: str, succeeded: int, failed: int, dimensions: int | None,
+        closed_by: str = CLOSED_BY_WORKER,
     ) -> bool:
         """Add the chunk's counts once, with its marker; False if the number was counted already."""
         if (job_id, chunk) in self.markers:
             return False
+        self.markers[(job_id, chunk)] = ChunkMarker(fingerprint, succeeded, failed, closed_by)
+        self._add(job_id, succeeded, failed, dimensions, chunks_done=1)
+        return True
+
+    def recount_chunk(
+        self, job_id: str, chunk: int, *, seen: ChunkMarker, succeeded: int, failed: int, dimensions: int | None
+    ) -> bool:
+        """Replace the marker if it still holds `seen`'s counts and move the counters by the differences."""
+        if succeeded + failed != seen.succeeded + seen.failed:
+            raise ValueError(
+                f"chunk {chunk} of job {job_id} holds {seen.succeeded + seen.failed} items, not {succeeded + failed}"
+            )
+        marker = self.markers.get((job_id, chunk))
+        if marker is None or (marker.succeeded, marker.failed) != (seen.succeeded, seen.failed):
+            return False
+        self.markers[(job_id, chunk)] = ChunkMarker(seen.fingerprint, succeeded, failed, CLOSED_BY_WORKER)
+        self._add(job_id, succeeded - seen.succeeded, failed - seen.failed, dimensions, chunks_done=0)
+        return True
+
+    def _add(self, job_id: str, succeeded: int, failed: int, dimensions: int | None, *, chunks_done: int) -> None:
         job = self.records[job_id]
-        self.markers[(job_id, chunk)] = fingerprint
         job.succeeded += succeeded
         job.failed += failed
-        job.chunks_done += 1
+        job.chunks_done += chunks_done
         job.updated_at = now_iso()
         if dimensions and job.dimensions is None:
             job.dimensions = dimensions
-        return True
 
     def finish_if_complete(self, job_id: str) -> str | None:
         """Close a complete job once, or restate an open-ended one; the status written, if any."""
         job = self.records.get(job_id)
         if job is None or job.aborted:
             return None
-        if not job.open_ended and (job.status in FINAL_STATUSES or not job.complete):
-            return None
         status = final_status(job.succeeded, job.failed)
+        restated = job.complete and job.status in FINAL_STATUSES
+        if restated and job.status == status:
+            return None
+        if not job.open_ended and not restated and (job.status in FINAL_STATUSES or not job.complete):
+            return None
         if job.open_ended and job.status == status:
             return status
         job.status, job.updated_at = status, now_iso()
@@ -155,6 +190,10 @@ class InMemoryVectorStore:
         """Write vectors; the same (job, index) again overwrites."""
         for v in vectors:
             self.items[(job_id, v.index)] = (v.id, encode_vector(v.vector), model)
+
+    def stored_indexes(self, job_id: str, indexes: list[int]) -> set[int]:
+        """Those of `indexes` that have a stored vector in the job."""
+        return {index for index in indexes if (job_id, index) in self.items}
 
     def page(self, job_id: str, *, limit: int, next_token: str | None) -> tuple[list[StoredVector], str | None]:
         """Up to `limit` vectors of the job in index order after `next_token`, and the next token."""
@@ -256,6 +295,17 @@ class FakeDefaultToken:
         """The default token for a call to `url`, or `MissingTokenError` saying why not."""
         with_token = self.settings.model_copy(update={"default_token": self.value})
         return DefaultToken(with_token, read_secret=lambda arn: "").for_destination(url)
+
+
+@dataclass
+class InMemoryParking:
+    """ParkedChunksQueue: keeps each (body, reason) it was given."""
+
+    parked: list[tuple[str, str]] = field(default_factory=list)
+
+    def dead_letter(self, body: str, reason: str) -> None:
+        """Keep the body with its reason."""
+        self.parked.append((body, reason))
 
 
 @dataclass

@@ -26,6 +26,7 @@ EVENTS = Path(__file__).resolve().parents[2] / "events"
 MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 DIMENSIONS = 384
 JOB_ID = "sam-local-job-1"  # the job of worker-chunk.json, read by the GET /jobs events
+DEAD_JOB_ID = "sam-local-job-3"  # the job of dead-letter-chunk.json
 JOB_TIMEOUT = 120  # seconds for the local stack's worker to finish a job of a few texts
 
 
@@ -208,6 +209,22 @@ def check_get_job_vectors(answer: Any, stack: SamLocal) -> None:
     assert isinstance(body.get("nextToken"), str) and body["nextToken"]
 
 
+def check_dead_letter_chunk(answer: Any, stack: SamLocal) -> None:
+    assert answer == {"batchItemFailures": []}
+    # The job is created on first sight and closed by the chunk's dead letter: no vector, both items failed.
+    table = stack.env["DeadLetterFunction"]["JOBS_TABLE"]
+    items = stack.aws("dynamodb").query(
+        TableName=table, KeyConditionExpression="jobId = :j", ExpressionAttributeValues={":j": {"S": DEAD_JOB_ID}},
+    )["Items"]
+    by_key = {item["sk"]["S"]: item for item in items}
+    job = by_key["job"]
+    assert (job["status"]["S"], job["succeeded"]["N"], job["failed"]["N"]) == ("failed", "0", "2")
+    assert by_key["chunk#000000"]["closedBy"]["S"] == "dead-letter"
+    reason = "delivery limit reached after 5 deliveries"
+    assert [(by_key[f"error#{i:012d}"]["id"]["S"], by_key[f"error#{i:012d}"]["error"]["S"]) for i in (0, 1)] == [
+        ("dead-0", reason), ("dead-1", reason)]
+
+
 def check_not_found(answer: Any, stack: SamLocal) -> None:
     assert_error(answer, 404, "job_not_found")
 
@@ -231,15 +248,18 @@ def check_invalid_message(answer: Any, stack: SamLocal) -> None:
     # stray token), so a parked copy is matched to its original by job and chunk, not byte for byte.
     originals = {parked_identity(body): body for body in bodies}
     sqs = stack.aws("sqs")
-    dlq_url = stack.env["WorkerFunction"]["DEAD_LETTER_QUEUE_URL"]
+    # The local stack's dead-letter consumer moves what it reads on to ParkedChunksQueue: look in both.
+    queues = [stack.env["WorkerFunction"]["DEAD_LETTER_QUEUE_URL"],
+              stack.env["DeadLetterFunction"]["PARKED_CHUNKS_QUEUE_URL"]]
     reasons: dict[str, str] = {}
     parked: dict[str, str] = {}
     seen: set[str] = set()
     deadline = time.monotonic() + 10
     # Look without taking: each message read goes back at once (visibility timeout 0).
     while len(reasons) < len(bodies) and time.monotonic() < deadline:
-        messages = sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=0,
-                                       MessageAttributeNames=["All"], WaitTimeSeconds=1).get("Messages", [])
+        messages = [message for url in queues for message in sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0, MessageAttributeNames=["All"],
+            WaitTimeSeconds=1).get("Messages", [])]
         for message in messages:
             if message["MessageId"] in seen:
                 continue
@@ -268,6 +288,7 @@ EXPECTATIONS: dict[str, Expectation] = {
     "api-get-job.json": Expectation("ApiFunction", check_get_job, needs_job=True),
     "api-get-job-vectors.json": Expectation("ApiFunction", check_get_job_vectors, needs_job=True),
     "worker-invalid-message.json": Expectation("WorkerFunction", check_invalid_message),
+    "dead-letter-chunk.json": Expectation("DeadLetterFunction", check_dead_letter_chunk),
 }
 
 

@@ -64,6 +64,8 @@ class Settings(BaseModel):
     vectors_table: str = Field("vectorizer-vectors", alias="VECTORS_TABLE")
     work_queue_url: str = Field("", alias="WORK_QUEUE_URL")
     dead_letter_queue_url: str = Field("", alias="DEAD_LETTER_QUEUE_URL")
+    # Where the dead-letter queue's consumer keeps what it consumed, for the operator to redrive.
+    parked_chunks_queue_url: str = Field("", alias="PARKED_CHUNKS_QUEUE_URL")
     token_key_id: str = Field("", alias="TOKEN_KEY_ID")
 
     @field_validator("endpoint_url_allowed_hosts", "default_token_hosts", mode="before")

@@ -33,7 +33,7 @@ from vectorizer.credentials import DefaultToken, TokenSealer
 from vectorizer.errors import HuggingFaceError, VectorizerError
 from vectorizer.hf.client import HuggingFaceClient
 from vectorizer.jobs import ports, service
-from vectorizer.jobs.job_store import ItemError, JobStore, items_fingerprint
+from vectorizer.jobs.job_store import CLOSED_BY_WORKER, ChunkMarker, ItemError, JobStore, items_fingerprint
 from vectorizer.jobs.message import ChunkItem, ChunkMessage, chunk_signature, signature_matches, signed
 from vectorizer.jobs.service import (
     ChunkConflictError,
@@ -43,7 +43,7 @@ from vectorizer.jobs.service import (
     process_chunk,
     submit_job,
 )
-from vectorizer.jobs.vector_store import VectorStore
+from vectorizer.jobs.vector_store import StoredVector, VectorStore
 from vectorizer.jobs.work_queue import ChunkQueue
 from vectorizer.services import Services
 from vectorizer.settings import Settings
@@ -219,6 +219,98 @@ def test_a_passing_store_failure_before_the_last_delivery_is_raised_for_a_retry(
     with pytest.raises(ClientError):
         run(deps, message(total=3, chunks=1), final_attempt=False)
     assert deps.jobs.chunk_fingerprint("ext-1", 0) is None
+
+
+def test_a_vector_write_failing_half_way_on_the_last_delivery_never_fails_an_item_whose_vector_is_stored(
+    deps: InMemoryServices,
+) -> None:
+    real_put = deps.vectors.put
+
+    def first_only(job_id: str, vectors: list, *, model: str) -> None:
+        real_put(job_id, vectors[:1], model=model)  # the first batch got in, the next was throttled
+        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "BatchWriteItem")
+
+    deps.vectors.put = first_only  # type: ignore[method-assign]
+    report = run(deps, message(total=3, chunks=1), final_attempt=True)
+
+    reason = "still failing on its last delivery: BatchWriteItem failed: ThrottlingException slow down"
+    assert (report.succeeded, report.failed, report.job_status, report.reason) == (1, 2, "partial", reason)
+    record = job(deps, "ext-1")
+    assert (record.succeeded, record.failed) == (1, 2)
+    assert record.errors == [ItemError(1, "doc-1", reason), ItemError(2, "doc-2", reason)]
+    assert sorted(deps.vectors.stored("ext-1")) == [0]
+
+
+def test_a_last_delivery_whose_failure_cannot_be_recorded_is_handed_back_for_the_dead_letter_queue(
+    deps: InMemoryServices,
+) -> None:
+    deps.hf.fail_all = LOADING
+
+    def throttled(*args: Any, **kwargs: Any) -> bool:
+        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "TransactWriteItems")
+
+    deps.jobs.count_chunk = throttled  # type: ignore[method-assign]
+    with pytest.raises(ClientError):
+        run(deps, message(total=3, chunks=1), final_attempt=True)
+    assert deps.jobs.chunk_marker("ext-1", 0) is None
+    assert (job(deps, "ext-1").status, job(deps, "ext-1").failed) == ("running", 0)
+
+
+def fail_on_the_last_delivery(deps: InMemoryServices, msg: ChunkMessage) -> None:
+    """The chunk's HF calls fail on every delivery: its items are recorded failed on the last one."""
+    deps.hf.fail_all = LOADING
+    assert run(deps, msg, final_attempt=True).failed == len(msg.items)
+    deps.hf.fail_all = None
+    deps.hf.calls.clear()
+
+
+def test_a_redriven_chunk_that_succeeds_turns_its_items_from_failed_to_stored_and_the_job_succeeds(
+    deps: InMemoryServices,
+) -> None:
+    first, second = message(chunks=2, total=5), message(chunk=1, texts=("dd", "e"), first_index=3, chunks=2, total=5)
+    run(deps, first)
+    fail_on_the_last_delivery(deps, second)
+    assert (job(deps, "ext-1").status, job(deps, "ext-1").succeeded, job(deps, "ext-1").failed) == ("partial", 3, 2)
+
+    report = run(deps, second)  # the operator redrove it to the work queue
+
+    assert (report.succeeded, report.failed, report.duplicate, report.job_status) == (2, 0, False, "succeeded")
+    record = job(deps, "ext-1")
+    assert (record.status, record.succeeded, record.failed, record.chunks_done, record.errors) == (
+        "succeeded", 5, 0, 2, [])
+    assert deps.jobs.chunk_marker("ext-1", 1) == ChunkMarker(items_fingerprint([3, 4]), 2, 0, CLOSED_BY_WORKER)
+    assert sorted(deps.vectors.stored("ext-1")) == [0, 1, 2, 3, 4]
+    # Counted once: the same message again is a duplicate and calls nothing.
+    assert run(deps, second).duplicate is True
+    assert (job(deps, "ext-1").succeeded, job(deps, "ext-1").failed) == (5, 0)
+    assert deps.hf.calls == [(MODEL, ("dd", "e"), DEFAULT)]
+
+
+def test_a_redriven_chunk_sends_only_its_items_without_a_vector_and_keeps_a_refused_one_failed(
+    deps: InMemoryServices,
+) -> None:
+    msg = message(total=3, chunks=1)
+    fail_on_the_last_delivery(deps, msg)
+    deps.vectors.put("ext-1", [StoredVector(0, "doc-0", fake_vector("a"))], model=MODEL)
+    deps.hf.refuse["ccc"] = TOO_LONG
+
+    report = run(deps, msg)
+
+    assert deps.hf.calls == [(MODEL, ("bb", "ccc"), DEFAULT)]
+    assert (report.succeeded, report.failed, report.job_status) == (2, 1, "partial")
+    record = job(deps, "ext-1")
+    assert (record.status, record.succeeded, record.failed) == ("partial", 2, 1)
+    assert record.errors == [ItemError(2, "doc-2", "input is too long for the model")]
+
+
+def test_a_redriven_chunk_that_fails_again_changes_nothing(deps: InMemoryServices) -> None:
+    msg = message(total=3, chunks=1)
+    fail_on_the_last_delivery(deps, msg)
+    before = (job(deps, "ext-1"), dict(deps.jobs.errors))
+    deps.hf.fail_all = LOADING
+    report = run(deps, msg, final_attempt=True)
+    assert (report.succeeded, report.failed, report.duplicate) == (0, 3, True)
+    assert (job(deps, "ext-1"), dict(deps.jobs.errors)) == before
 
 
 # ------------------------------------------------------------------ process_chunk: whose job it is

@@ -15,7 +15,14 @@ from botocore.exceptions import ClientError
 from tests.fakes.in_memory import InMemoryJobStore, InMemoryVectorStore
 from tests.vectorizer.conftest import JOBS_TABLE, VECTORS_TABLE
 from vectorizer.errors import JobNotFoundError
-from vectorizer.jobs.job_store import ItemError, JobStore, items_fingerprint
+from vectorizer.jobs.job_store import (
+    CLOSED_BY_DEAD_LETTER,
+    CLOSED_BY_WORKER,
+    ChunkMarker,
+    ItemError,
+    JobStore,
+    items_fingerprint,
+)
 from vectorizer.jobs.vector_store import StoredVector, VectorStore
 
 KEY = "5a" * 32
@@ -167,6 +174,52 @@ def test_an_open_ended_job_restates_its_status_after_every_chunk(jobs: Any) -> N
     assert counters(jobs.get("ext-1", max_errors=0)) == ("partial", None, None, 2, 2, 2, 3)
 
 
+def test_a_marker_keeps_the_chunks_own_counts_and_who_closed_it(jobs: Any) -> None:
+    jobs.create("job-1", total=4, chunks=2, model="m", signing_key=KEY)
+    assert jobs.chunk_marker("job-1", 0) is None
+    jobs.count_chunk("job-1", 0, fingerprint=FP_A, succeeded=2, failed=0, dimensions=3)
+    jobs.count_chunk("job-1", 1, fingerprint=FP_B, succeeded=0, failed=2, dimensions=None,
+                     closed_by=CLOSED_BY_DEAD_LETTER)
+    assert jobs.chunk_marker("job-1", 0) == ChunkMarker(FP_A, 2, 0, CLOSED_BY_WORKER)
+    assert jobs.chunk_marker("job-1", 1) == ChunkMarker(FP_B, 0, 2, CLOSED_BY_DEAD_LETTER)
+
+
+def test_a_recount_moves_the_counters_by_the_difference_once_and_restates_a_closed_job(jobs: Any) -> None:
+    jobs.create("job-1", total=4, chunks=2, model="m", signing_key=KEY)
+    jobs.start("job-1", model="m", total=4, chunks=2)
+    jobs.count_chunk("job-1", 0, fingerprint=FP_A, succeeded=2, failed=0, dimensions=3)
+    jobs.count_chunk("job-1", 1, fingerprint=FP_B, succeeded=0, failed=2, dimensions=None,
+                     closed_by=CLOSED_BY_DEAD_LETTER)
+    assert jobs.finish_if_complete("job-1") == "partial"
+    seen = jobs.chunk_marker("job-1", 1)
+
+    assert jobs.recount_chunk("job-1", 1, seen=seen, succeeded=2, failed=0, dimensions=3) is True
+    # A second run that read the same marker is refused: the chunk's items count once.
+    assert jobs.recount_chunk("job-1", 1, seen=seen, succeeded=2, failed=0, dimensions=3) is False
+
+    assert counters(jobs.get("job-1", max_errors=0)) == ("partial", 4, 2, 2, 4, 0, 3)
+    assert jobs.chunk_marker("job-1", 1) == ChunkMarker(FP_B, 2, 0, CLOSED_BY_WORKER)
+    assert jobs.finish_if_complete("job-1") == "succeeded"
+    assert jobs.finish_if_complete("job-1") is None
+    assert jobs.get("job-1", max_errors=0).status == "succeeded"
+
+
+def test_a_recount_that_would_change_the_chunks_size_is_refused(jobs: Any) -> None:
+    jobs.create("job-1", total=4, chunks=2, model="m", signing_key=KEY)
+    jobs.count_chunk("job-1", 0, fingerprint=FP_A, succeeded=0, failed=2, dimensions=None)
+    with pytest.raises(ValueError, match="chunk 0 of job job-1 holds 2 items, not 3"):
+        jobs.recount_chunk("job-1", 0, seen=jobs.chunk_marker("job-1", 0), succeeded=3, failed=0, dimensions=3)
+    assert counters(jobs.get("job-1", max_errors=0)) == ("queued", 4, 2, 1, 0, 2, None)
+
+
+def test_item_errors_can_be_cleared_by_index(jobs: Any) -> None:
+    jobs.create("job-1", total=4, chunks=1, model="m", signing_key=KEY)
+    jobs.record_errors("job-1", [ItemError(0, "a", "refused"), ItemError(3, None, "refused")])
+    jobs.count_chunk("job-1", 0, fingerprint=FP_A, succeeded=2, failed=2, dimensions=3)
+    jobs.clear_errors("job-1", [0, 1])
+    assert jobs.get("job-1", max_errors=10).errors == [ItemError(3, None, "refused")]
+
+
 # ------------------------------------------------------------------ giving up on a job
 
 
@@ -228,3 +281,11 @@ def test_vector_pages_come_in_index_order_with_a_token_to_resume(vectors: Any) -
     assert [v.index for v in second] == [3, 4]
     third, _ = vectors.page("job-1", limit=2, next_token=token)
     assert [(v.index, v.id, v.vector) for v in third] == [(6, "d6", [6.0])]
+
+
+def test_stored_indexes_names_only_the_items_that_have_a_vector(vectors: Any) -> None:
+    vectors.put("job-1", [StoredVector(i, None, [1.0]) for i in (0, 2, 150)], model="m")
+    vectors.put("job-2", [StoredVector(1, None, [1.0])], model="m")
+    assert vectors.stored_indexes("job-1", list(range(200))) == {0, 2, 150}
+    assert vectors.stored_indexes("job-1", [1, 3]) == set()
+    assert vectors.stored_indexes("job-1", []) == set()

@@ -5,10 +5,14 @@ One table, keyed by `jobId` and `sk`:
   and its `origin`: `api` for a job `create` made, `producer` for one first seen on the queue;
   an API job also keeps `signingKey`, the key its chunk messages are signed with, which only the
   worker's `start` reads back: `get`, which answers the API's reads, never returns it);
-- `sk = "chunk#000042"`: written once when chunk 42 is counted, in the same transaction as the
+- `sk = "chunk#000042"`: written when chunk 42 is counted, in the same transaction as the
   counters, so a redelivered message can never count twice; it keeps the fingerprint of the
   chunk's item indexes, so that a producer reusing the number for other items is told apart
-  from a redelivery;
+  from a redelivery, the chunk's own counts, and who closed it (`closedBy`: the worker, or the
+  dead-letter queue's consumer). A chunk counted with failed items may be counted again when a
+  later run stores more of its vectors (`recount_chunk`): the marker is replaced only if it
+  still holds the counts read, and the job's counters move by the difference in the same
+  transaction, so the chunk's items are never counted twice;
 - `sk = "error#000000001234"`: why item 1234 has no vector.
 
 A job closes when its `chunks` are all counted, else (no chunk count) when `total` items are
@@ -35,6 +39,9 @@ JOB_SK = "job"
 FINAL_STATUSES = ("succeeded", "failed", "partial")
 API_ORIGIN = "api"
 PRODUCER_ORIGIN = "producer"
+# Who counted a chunk, as its marker says.
+CLOSED_BY_WORKER = "worker"
+CLOSED_BY_DEAD_LETTER = "dead-letter"
 
 
 def chunk_sk(chunk: int) -> str:
@@ -69,6 +76,17 @@ class ItemError:
     index: int
     id: str | None
     error: str
+
+
+@dataclass(frozen=True)
+class ChunkMarker:
+    """A counted chunk: the fingerprint of its indexes ("" if counted before they were kept), its
+    own counts and who closed it (`CLOSED_BY_WORKER` or `CLOSED_BY_DEAD_LETTER`)."""
+
+    fingerprint: str
+    succeeded: int
+    failed: int
+    closed_by: str = CLOSED_BY_WORKER
 
 
 @dataclass
@@ -243,6 +261,11 @@ class JobStore:
 
         A marker written before fingerprints were kept reads as "" (counted, items unknown).
         """
+        marker = self.chunk_marker(job_id, chunk)
+        return None if marker is None else marker.fingerprint
+
+    def chunk_marker(self, job_id: str, chunk: int) -> ChunkMarker | None:
+        """Takes a job id and chunk number; returns the chunk's marker, or None if it was not counted yet."""
         answer = self._db.get_item(
             TableName=self._table,
             Key={"jobId": {"S": job_id}, "sk": {"S": chunk_sk(chunk)}},
@@ -250,7 +273,11 @@ class JobStore:
         )
         if "Item" not in answer:
             return None
-        return _s(answer["Item"], "fingerprint") or ""
+        item = answer["Item"]
+        return ChunkMarker(
+            fingerprint=_s(item, "fingerprint") or "", succeeded=_n(item, "succeeded") or 0,
+            failed=_n(item, "failed") or 0, closed_by=_s(item, "closedBy") or CLOSED_BY_WORKER,
+        )
 
     def record_errors(self, job_id: str, errors: list[ItemError]) -> None:
         """Write item errors; keyed by index, so writing them again changes nothing."""
@@ -264,34 +291,80 @@ class JobStore:
         ]
         batch_write(self._db, self._table, requests)
 
+    def clear_errors(self, job_id: str, indexes: list[int]) -> None:
+        """Takes a job id and item indexes; deletes those items' errors (an absent one is no error)."""
+        requests = [
+            {"DeleteRequest": {"Key": {"jobId": {"S": job_id}, "sk": {"S": error_sk(index)}}}} for index in indexes
+        ]
+        batch_write(self._db, self._table, requests)
+
     def count_chunk(
-        self, job_id: str, chunk: int, *, fingerprint: str, succeeded: int, failed: int, dimensions: int | None
+        self, job_id: str, chunk: int, *, fingerprint: str, succeeded: int, failed: int, dimensions: int | None,
+        closed_by: str = CLOSED_BY_WORKER,
     ) -> bool:
         """Add a chunk's counts once. False when the chunk number had been counted already.
 
-        `fingerprint` (`items_fingerprint` of the chunk's indexes) is kept in the marker, so a
-        caller told False can ask `chunk_fingerprint` whether it was this chunk or another one.
+        `fingerprint` (`items_fingerprint` of the chunk's indexes), the counts and `closed_by` are
+        kept in the marker, so a caller told False can ask `chunk_marker` whether it was this
+        chunk or another one.
         """
-        stamp = now_iso()
-        update: dict[str, Any] = {
-            "TableName": self._table,
-            "Key": {"jobId": {"S": job_id}, "sk": {"S": JOB_SK}},
-            "UpdateExpression": "ADD succeeded :s, failed :f, chunksDone :one SET updatedAt = :now"
-            + (", dimensions = if_not_exists(dimensions, :d)" if dimensions else ""),
-            "ExpressionAttributeValues": {
-                ":s": {"N": str(succeeded)}, ":f": {"N": str(failed)}, ":one": {"N": "1"},
-                ":now": {"S": stamp}, **({":d": {"N": str(dimensions)}} if dimensions else {}),
-            },
+        marker = self._marker(job_id, chunk, fingerprint, succeeded, failed, closed_by)
+        marker["ConditionExpression"] = "attribute_not_exists(sk)"
+        update = self._counters_update(job_id, succeeded, failed, dimensions, chunks_done=1)
+        return self._transact(marker, update)
+
+    def recount_chunk(
+        self, job_id: str, chunk: int, *, seen: ChunkMarker, succeeded: int, failed: int, dimensions: int | None
+    ) -> bool:
+        """Count a counted chunk again with new counts (more of its items stored); False if its
+        marker no longer holds `seen`'s counts (another run recounted it first).
+
+        The marker is replaced and the job's counters move by the differences in one
+        transaction, so the job's items are never counted twice. The chunk's size must not
+        change (`succeeded + failed` as in `seen`), so `succeeded + failed` never passes `total`.
+        """
+        if succeeded + failed != seen.succeeded + seen.failed:
+            raise ValueError(
+                f"chunk {chunk} of job {job_id} holds {seen.succeeded + seen.failed} items, not {succeeded + failed}"
+            )
+        marker = self._marker(job_id, chunk, seen.fingerprint, succeeded, failed, CLOSED_BY_WORKER)
+        marker["ConditionExpression"] = "succeeded = :seen_s AND failed = :seen_f"
+        marker["ExpressionAttributeValues"] = {
+            ":seen_s": {"N": str(seen.succeeded)}, ":seen_f": {"N": str(seen.failed)},
         }
-        marker = {
+        update = self._counters_update(
+            job_id, succeeded - seen.succeeded, failed - seen.failed, dimensions, chunks_done=0
+        )
+        return self._transact(marker, update)
+
+    def _marker(
+        self, job_id: str, chunk: int, fingerprint: str, succeeded: int, failed: int, closed_by: str
+    ) -> dict[str, Any]:
+        return {
             "TableName": self._table,
             "Item": {
                 "jobId": {"S": job_id}, "sk": {"S": chunk_sk(chunk)}, "succeeded": {"N": str(succeeded)},
-                "failed": {"N": str(failed)}, "countedAt": {"S": stamp}, "fingerprint": {"S": fingerprint},
-                "ttl": {"N": str(expiry(self._ttl_days))},
+                "failed": {"N": str(failed)}, "countedAt": {"S": now_iso()}, "fingerprint": {"S": fingerprint},
+                "closedBy": {"S": closed_by}, "ttl": {"N": str(expiry(self._ttl_days))},
             },
-            "ConditionExpression": "attribute_not_exists(sk)",
         }
+
+    def _counters_update(
+        self, job_id: str, succeeded: int, failed: int, dimensions: int | None, *, chunks_done: int
+    ) -> dict[str, Any]:
+        return {
+            "TableName": self._table,
+            "Key": {"jobId": {"S": job_id}, "sk": {"S": JOB_SK}},
+            "UpdateExpression": "ADD succeeded :s, failed :f, chunksDone :done SET updatedAt = :now"
+            + (", dimensions = if_not_exists(dimensions, :d)" if dimensions else ""),
+            "ExpressionAttributeValues": {
+                ":s": {"N": str(succeeded)}, ":f": {"N": str(failed)}, ":done": {"N": str(chunks_done)},
+                ":now": {"S": now_iso()}, **({":d": {"N": str(dimensions)}} if dimensions else {}),
+            },
+        }
+
+    def _transact(self, marker: dict[str, Any], update: dict[str, Any]) -> bool:
+        """Write the marker (under its condition) and the counters together; False if the condition failed."""
         try:
             self._db.transact_write_items(TransactItems=[{"Put": marker}, {"Update": update}])
         except ClientError as exc:
@@ -309,14 +382,19 @@ class JobStore:
         A job with a chunk count or a total closes once, when complete. A job with neither gets
         the status of its counters after every chunk; the write only holds if the counters are
         still the ones read, so a worker that read before another chunk was counted cannot put
-        back an older status (the worker that counted it writes the newer one).
+        back an older status (the worker that counted it writes the newer one). A closed job
+        whose counters moved since (a chunk recounted: `partial` may become `succeeded`) is
+        restated the same way.
         """
         job = self._get_item(job_id)
         if job is None or job.aborted:
             return None
         names = {"#s": "status"}
         values: dict[str, Any] = {":now": {"S": now_iso()}}
-        if job.open_ended:
+        restated = job.complete and job.status in FINAL_STATUSES
+        if restated and job.status == final_status(job.succeeded, job.failed):
+            return None
+        if job.open_ended or restated:
             condition = "succeeded = :seen_s AND failed = :seen_f AND (attribute_not_exists(aborted) OR aborted = :no)"
             values |= {":seen_s": {"N": str(job.succeeded)}, ":seen_f": {"N": str(job.failed)}, ":no": {"BOOL": False}}
         elif job.status in FINAL_STATUSES or not job.complete:

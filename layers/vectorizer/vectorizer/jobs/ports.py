@@ -12,7 +12,7 @@ from typing import Protocol
 
 from vectorizer.config import Target
 from vectorizer.hf.client import EmbedOutcome
-from vectorizer.jobs.job_store import ItemError, JobRecord
+from vectorizer.jobs.job_store import CLOSED_BY_WORKER, ChunkMarker, ItemError, JobRecord
 from vectorizer.jobs.vector_store import StoredVector
 from vectorizer.settings import Settings
 
@@ -30,10 +30,19 @@ class JobStorePort(Protocol):
 
     def chunk_fingerprint(self, job_id: str, chunk: int) -> str | None: ...
 
+    def chunk_marker(self, job_id: str, chunk: int) -> ChunkMarker | None: ...
+
     def record_errors(self, job_id: str, errors: list[ItemError]) -> None: ...
 
+    def clear_errors(self, job_id: str, indexes: list[int]) -> None: ...
+
     def count_chunk(
-        self, job_id: str, chunk: int, *, fingerprint: str, succeeded: int, failed: int, dimensions: int | None
+        self, job_id: str, chunk: int, *, fingerprint: str, succeeded: int, failed: int, dimensions: int | None,
+        closed_by: str = CLOSED_BY_WORKER,
+    ) -> bool: ...
+
+    def recount_chunk(
+        self, job_id: str, chunk: int, *, seen: ChunkMarker, succeeded: int, failed: int, dimensions: int | None
     ) -> bool: ...
 
     def finish_if_complete(self, job_id: str) -> str | None: ...
@@ -44,11 +53,20 @@ class VectorStorePort(Protocol):
 
     def put(self, job_id: str, vectors: list[StoredVector], *, model: str) -> None: ...
 
+    def stored_indexes(self, job_id: str, indexes: list[int]) -> set[int]: ...
+
 
 class WorkQueuePort(Protocol):
     """Where a job's chunk messages go (`jobs.work_queue.ChunkQueue`)."""
 
     def send(self, bodies: list[str]) -> None: ...
+
+
+class ParkingPort(Protocol):
+    """Where a dead chunk message is kept for the operator, with its reason (`jobs.work_queue.ChunkQueue`
+    whose dead-letter URL is ParkedChunksQueue's)."""
+
+    def dead_letter(self, body: str, reason: str) -> None: ...
 
 
 class EmbedderPort(Protocol):

@@ -13,7 +13,14 @@ key kept in its record, and a message for such a job without that signature is r
 number or item index outside the job as recorded (not as the message says) is refused too. The
 worker parks what is refused, and nothing of it is stored or counted.
 
-Both entry points take their dependencies as `ports.JobDependencies`, never the wiring itself.
+A chunk is counted from what is stored: an item with a stored vector (from this run, an earlier
+delivery, or a write that failed half-way) is never recorded as failed. A chunk that died on the
+queue (its last delivery failed to record it, or timed out) is recorded by the dead-letter
+queue's consumer (`close_dead_chunk`); if it is redriven later and stores more vectors, the
+chunk is counted again over its marker (`recount_chunk`): its items turn from failed to stored
+and the job's counters move by the difference, never twice.
+
+Every entry point takes its dependencies as `ports.JobDependencies`, never the wiring itself.
 """
 
 from __future__ import annotations
@@ -31,7 +38,14 @@ from vectorizer.credentials import NO_DEFAULT_TOKEN
 from vectorizer.errors import HuggingFaceError, MissingTokenError, VectorizerError
 from vectorizer.hf.client import redact
 from vectorizer.jobs.batch_write import UnprocessedItemsError
-from vectorizer.jobs.job_store import ItemError, JobRecord, items_fingerprint
+from vectorizer.jobs.job_store import (
+    CLOSED_BY_DEAD_LETTER,
+    CLOSED_BY_WORKER,
+    ChunkMarker,
+    ItemError,
+    JobRecord,
+    items_fingerprint,
+)
 from vectorizer.jobs.message import ChunkItem, ChunkMessage, envelope_size, plan_chunks, signature_matches, signed
 from vectorizer.jobs.ports import JobDependencies
 from vectorizer.jobs.vector_store import StoredVector
@@ -39,6 +53,8 @@ from vectorizer.jobs.vector_store import StoredVector
 logger = logging.getLogger(__name__)
 
 QUEUE_UNREACHABLE = "the work queue could not be reached"
+# An item without a vector and without an error of its own (never expected: said plainly if it happens).
+NO_VECTOR = "no vector was stored for this item"
 
 
 class ChunkRetryLater(Exception):
@@ -224,16 +240,21 @@ def _check_bounds(job: JobRecord, message: ChunkMessage) -> None:
             )
 
 
-def _already_counted(services: JobDependencies, message: ChunkMessage, fingerprint: str) -> bool:
-    """True for a redelivery of a counted chunk; a conflict if the number was counted for other items."""
-    seen = services.jobs.chunk_fingerprint(message.job_id, message.chunk)
-    if seen is None:
-        return False
-    if seen and seen != fingerprint:
+def check_chunk_of_job(job: JobRecord, message: ChunkMessage) -> None:
+    """Takes a job as recorded and a message for it; returns nothing, raises `ChunkForgedError` or
+    `ChunkOutOfBoundsError` (4xx) if the message may not touch that job."""
+    _check_origin(job, message)
+    _check_bounds(job, message)
+
+
+def _marker(services: JobDependencies, message: ChunkMessage, fingerprint: str) -> ChunkMarker | None:
+    """This very chunk's marker if it was counted, else None; a conflict if its number was counted for other items."""
+    seen = services.jobs.chunk_marker(message.job_id, message.chunk)
+    if seen is not None and seen.fingerprint and seen.fingerprint != fingerprint:
         raise ChunkConflictError(
             f"chunk {message.chunk} of job {message.job_id} was already processed with other items"
         )
-    return True
+    return seen
 
 
 def _token(services: JobDependencies, message: ChunkMessage, target: Target) -> str:
@@ -260,7 +281,13 @@ def _retryable(error: Exception) -> bool:
     return not isinstance(error, UnicodeError)
 
 
-def _reason(error: Exception, token: str | None) -> str:
+def failure_text(error: Exception) -> str:
+    """Takes an exception; returns what may be said of it in a log line or an item's error (no token:
+    an unknown error is named by its type only). Cut at 1,000 characters."""
+    return _reason(error, None, prefix=False)
+
+
+def _reason(error: Exception, token: str | None, *, prefix: bool = True) -> str:
     """Why a chunk failed, for its items' errors: never the token, nor an unknown error's text."""
     if isinstance(error, VectorizerError):
         text = error.message
@@ -274,7 +301,7 @@ def _reason(error: Exception, token: str | None) -> str:
     else:
         # Other exceptions may quote what they choked on (a header, say): name the type only.
         text = f"the chunk could not be processed ({type(error).__name__})"
-    if _retryable(error):
+    if prefix and _retryable(error):
         text = f"still failing on its last delivery: {text}"
     return redact(text, token)[:1000]
 
@@ -297,52 +324,120 @@ def process_chunk(
     # `start` is the read that tells whose job this is: a forged message may mark a queued job
     # running (as its own first chunk would), but it changes no count, no vector, no error.
     job = services.jobs.start(job_id, model=target.model, total=message.total, chunks=message.chunks)
-    _check_origin(job, message)
-    _check_bounds(job, message)
+    check_chunk_of_job(job, message)
     if job.aborted:
         return ChunkReport(job_id, message.chunk, 0, 0, duplicate=False, job_status=job.status, skipped=True)
     fingerprint = items_fingerprint(item.index for item in message.items)
-    if _already_counted(services, message, fingerprint):
+    marker = _marker(services, message, fingerprint)
+    if marker is not None and marker.failed == 0:
         # Counted already; the job may still need closing if we died right after counting.
         status = services.jobs.finish_if_complete(job_id)
         return ChunkReport(job_id, message.chunk, 0, 0, duplicate=True, job_status=status)
+    # Not counted yet, or counted with failed items (the chunk was redriven): work what has no vector.
 
     token: str | None = None
     progress = _Progress()
     try:
         token = _token(services, message, target)
         return _work(
-            services, message, target, token, fingerprint, progress, final_attempt, deadline, job.dimensions
+            services, message, target, token, fingerprint, progress, final_attempt, deadline, job.dimensions,
+            marker,
         )
     except (ChunkRetryLater, ChunkConflictError):
         raise
     except Exception as error:
         if _retryable(error) and not final_attempt:
             raise
-        return _fail_chunk(services, message, fingerprint, progress, _reason(error, token))
+        # If recording this failure raises too (DynamoDB throttled), the error goes to the worker,
+        # which hands the message back: SQS then moves it to the dead-letter queue, whose
+        # consumer records it (`close_dead_chunk`).
+        return _fail_chunk(services, message, fingerprint, progress, _reason(error, token), marker)
 
 
-def _count(services: JobDependencies, message: ChunkMessage, fingerprint: str, progress: _Progress) -> ChunkReport:
-    written, failures = progress.written, list(progress.item_errors.values())
-    services.jobs.record_errors(message.job_id, failures)
-    counted = services.jobs.count_chunk(
-        message.job_id, message.chunk, fingerprint=fingerprint, succeeded=len(written), failed=len(failures),
-        dimensions=len(written[0].vector) if written else None,
+def close_dead_chunk(services: JobDependencies, message: ChunkMessage, reason: str) -> ChunkReport:
+    """Record a chunk that reached the dead-letter queue: returns what was recorded.
+
+    Takes the message and why it died. Under the worker's own guards (a 4xx `ChunkForgedError`,
+    `ChunkOutOfBoundsError` or `ChunkConflictError` if the message may not touch the job it
+    names), every item of the chunk without a stored vector is recorded as failed with
+    `reason`, the chunk is counted once (its marker says the dead-letter queue closed it), and
+    the job closes if it is complete. Consuming the same message again changes nothing
+    (`duplicate=True`); a chunk of a job given up on is `skipped`.
+    """
+    try:
+        model = resolve_target(message.config, message.purpose, services.settings).model
+    except VectorizerError:
+        # A config refused by the worker too: the job still gets recorded, under what the message names.
+        model = message.config.model or message.config.passage_model or message.config.endpoint_url or ""
+    job = services.jobs.start(message.job_id, model=model, total=message.total, chunks=message.chunks)
+    check_chunk_of_job(job, message)
+    if job.aborted:
+        return ChunkReport(message.job_id, message.chunk, 0, 0, duplicate=False, job_status=job.status, skipped=True)
+    fingerprint = items_fingerprint(item.index for item in message.items)
+    marker = _marker(services, message, fingerprint)
+    report = _settle(
+        services, message, fingerprint, _Progress(), marker, closed_by=CLOSED_BY_DEAD_LETTER, reason=reason
     )
-    # Not counted: a redelivery raced this one, or another message took the number (a conflict).
-    if not counted:
-        _already_counted(services, message, fingerprint)
-    status = services.jobs.finish_if_complete(message.job_id)
-    return ChunkReport(
-        message.job_id, message.chunk, len(written), len(failures), duplicate=not counted, job_status=status
-    )
+    return replace(report, reason=reason)
+
+
+def _settle(
+    services: JobDependencies, message: ChunkMessage, fingerprint: str, progress: _Progress,
+    marker: ChunkMarker | None, *, closed_by: str, reason: str = NO_VECTOR,
+) -> ChunkReport:
+    """Count the chunk from what is stored: its items with a vector succeeded, the others failed
+    (with their own error, else `reason`). Counts it once, or again over `marker` when more of
+    its items are stored now; closes (or restates) the job. Returns what it counted.
+    """
+    job_id = message.job_id
+    written = {vector.index for vector in progress.written}
+    unwritten = [item.index for item in message.items if item.index not in written]
+    # A vector an earlier delivery stored, or a write that failed half-way, counts: an item
+    # with a vector is never recorded as failed.
+    stored = written | (services.vectors.stored_indexes(job_id, unwritten) if unwritten else set())
+    failures = [
+        progress.item_errors.get(item.index) or ItemError(index=item.index, id=item.id, error=reason)
+        for item in message.items
+        if item.index not in stored
+    ]
+    succeeded, failed = len(message.items) - len(failures), len(failures)
+    dimensions = len(progress.written[0].vector) if progress.written else None
+    if marker is None:
+        services.jobs.record_errors(job_id, failures)
+        counted = services.jobs.count_chunk(
+            job_id, message.chunk, fingerprint=fingerprint, succeeded=succeeded, failed=failed,
+            dimensions=dimensions, closed_by=closed_by,
+        )
+        # Not counted: a redelivery raced this one, or another message took the number (a conflict).
+        if not counted:
+            _marker(services, message, fingerprint)
+    elif (marker.succeeded, marker.failed) == (succeeded, failed):
+        counted = False  # no more of it is stored than when it was counted: nothing to change
+    else:
+        # Errors first: each one deleted belongs to an item that has its vector, whatever happens
+        # next, and a transaction could not hold a whole chunk's deletes (100 actions at most).
+        services.jobs.clear_errors(job_id, sorted(stored))
+        services.jobs.record_errors(job_id, failures)
+        counted = services.jobs.recount_chunk(
+            job_id, message.chunk, seen=marker, succeeded=succeeded, failed=failed, dimensions=dimensions
+        )
+    status = services.jobs.finish_if_complete(job_id)
+    return ChunkReport(job_id, message.chunk, succeeded, failed, duplicate=not counted, job_status=status)
 
 
 def _work(
     services: JobDependencies, message: ChunkMessage, target: Target, token: str, fingerprint: str,
     progress: _Progress, final_attempt: bool, deadline: float, job_dimensions: int | None = None,
+    marker: ChunkMarker | None = None,
 ) -> ChunkReport:
-    texts = [item.text for item in message.items]
+    items = message.items
+    if marker is not None:
+        # Counted before with failed items: only those without a vector go to HF again.
+        done = services.vectors.stored_indexes(message.job_id, [item.index for item in items])
+        items = [item for item in items if item.index not in done]
+        if not items:
+            return _settle(services, message, fingerprint, progress, marker, closed_by=CLOSED_BY_WORKER)
+    texts = [item.text for item in items]
     outcome = aio.run(services.hf.embed(target, texts, token, deadline))
     if job_dimensions:
         # One job, one width: vectors of another width than those already counted fail with the reason.
@@ -354,28 +449,22 @@ def _work(
 
     stored = [
         StoredVector(index=item.index, id=item.id, vector=vector)
-        for item, vector in zip(message.items, outcome.vectors, strict=True)
+        for item, vector in zip(items, outcome.vectors, strict=True)
         if vector is not None
     ]
     progress.item_errors = {
-        message.items[pos].index: ItemError(
-            index=message.items[pos].index, id=message.items[pos].id, error=error.message
-        )
+        items[pos].index: ItemError(index=items[pos].index, id=items[pos].id, error=error.message)
         for pos, error in sorted(outcome.errors.items())
     }
     services.vectors.put(message.job_id, stored, model=target.model)
     progress.written = stored
-    return _count(services, message, fingerprint, progress)
+    return _settle(services, message, fingerprint, progress, marker, closed_by=CLOSED_BY_WORKER)
 
 
 def _fail_chunk(
-    services: JobDependencies, message: ChunkMessage, fingerprint: str, progress: _Progress, reason: str
+    services: JobDependencies, message: ChunkMessage, fingerprint: str, progress: _Progress, reason: str,
+    marker: ChunkMarker | None,
 ) -> ChunkReport:
     """Record every item without a stored vector as failed, count the chunk, close the job if it is done."""
-    written = {vector.index for vector in progress.written}
-    progress.item_errors = {
-        item.index: progress.item_errors.get(item.index) or ItemError(index=item.index, id=item.id, error=reason)
-        for item in message.items
-        if item.index not in written
-    }
-    return replace(_count(services, message, fingerprint, progress), reason=reason)
+    report = _settle(services, message, fingerprint, progress, marker, closed_by=CLOSED_BY_WORKER, reason=reason)
+    return replace(report, reason=reason)

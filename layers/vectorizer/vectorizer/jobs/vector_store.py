@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from vectorizer.errors import VectorizerError
-from vectorizer.jobs.batch_write import batch_write
+from vectorizer.jobs.batch_write import MAX_ROUNDS, UnprocessedItemsError, batch_write
 from vectorizer.jobs.codec import decode_vector, encode_vector
 from vectorizer.jobs.timestamps import expiry
 
@@ -19,6 +20,9 @@ class StoredVector:
     id: str | None
     vector: list[float]
 
+
+# BatchGetItem takes at most 100 keys a call.
+BATCH_GET_KEYS = 100
 
 # DynamoDB keeps 38 significant digits of a number: no stored item has an index past this, and
 # a key with more digits is refused (a 500, not the caller's 400).
@@ -63,6 +67,31 @@ class VectorStore:
             for v in vectors
         ]
         batch_write(self._db, self._table, requests)
+
+    def stored_indexes(self, job_id: str, indexes: list[int]) -> set[int]:
+        """Takes a job id and item indexes; returns those of them that have a stored vector.
+
+        BatchGetItem of the keys only (100 a call); keys DynamoDB leaves unprocessed are asked
+        again, and UnprocessedItemsError is raised if some still are after MAX_ROUNDS rounds.
+        """
+        found: set[int] = set()
+        wanted = sorted(set(indexes))
+        for start in range(0, len(wanted), BATCH_GET_KEYS):
+            keys = [{"jobId": {"S": job_id}, "index": {"N": str(i)}} for i in wanted[start:start + BATCH_GET_KEYS]]
+            request = {self._table: {
+                "Keys": keys,
+                "ProjectionExpression": "#i", "ExpressionAttributeNames": {"#i": "index"}, "ConsistentRead": True,
+            }}
+            for round_number in range(1, MAX_ROUNDS + 1):
+                answer = self._db.batch_get_item(RequestItems=request)
+                found.update(int(item["index"]["N"]) for item in answer.get("Responses", {}).get(self._table, []))
+                request = answer.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+                if round_number == MAX_ROUNDS:
+                    raise UnprocessedItemsError(f"reads of {self._table} still unprocessed after {MAX_ROUNDS} rounds")
+                time.sleep(min(2.0, 0.05 * 2**round_number))
+        return found
 
     def page(self, job_id: str, *, limit: int, next_token: str | None) -> tuple[list[StoredVector], str | None]:
         """Takes a job id, a page size and the previous page's token; returns the vectors in index order and the next
