@@ -10,12 +10,16 @@ from botocore.config import Config
 from vectorizer.credentials import DefaultToken, TokenSealer
 from vectorizer.hf.client import HuggingFaceClient
 from vectorizer.jobs.job_store import JobStore
+from vectorizer.jobs.notifications import EventBridgeEvents, NoEvents
 from vectorizer.jobs.vector_store import VectorStore
 from vectorizer.jobs.work_queue import ChunkQueue
 from vectorizer.settings import Settings, current_settings
 
 # Standard retry mode backs off on throttling and 5xx from AWS itself.
 AWS_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=20)
+# A job's end is announced best-effort, after its status is written: a slow EventBridge must not
+# hold a worker for long, so it gets one retry and short timeouts.
+EVENTS_CONFIG = Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=2, read_timeout=5)
 
 
 @dataclass
@@ -29,6 +33,7 @@ class Services:
     queue: ChunkQueue
     sealer: TokenSealer
     default_token: DefaultToken
+    events: EventBridgeEvents | NoEvents
 
 
 def build_services(settings: Settings | None = None) -> Services:
@@ -49,4 +54,8 @@ def build_services(settings: Settings | None = None) -> Services:
         queue=ChunkQueue(sqs, settings.work_queue_url, settings.dead_letter_queue_url, settings.max_message_bytes),
         sealer=TokenSealer(kms, settings.token_key_id, stack=settings.stack_name),
         default_token=DefaultToken(settings, read_secret),
+        events=(
+            EventBridgeEvents(boto3.client("events", config=EVENTS_CONFIG), settings.event_bus_name)
+            if settings.event_bus_name else NoEvents()
+        ),
     )
