@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import boto3
+import httpx
 from botocore.config import Config
 
 from vectorizer.credentials import DefaultToken, TokenSealer
 from vectorizer.hf.client import HuggingFaceClient
+from vectorizer.jobs.callbacks import CallbackSecret, Notifier
 from vectorizer.jobs.job_store import JobStore
 from vectorizer.jobs.notifications import EventBridgeEvents, NoEvents
 from vectorizer.jobs.vector_store import VectorStore
@@ -58,4 +60,22 @@ def build_services(settings: Settings | None = None) -> Services:
             EventBridgeEvents(boto3.client("events", config=EVENTS_CONFIG), settings.event_bus_name)
             if settings.event_bus_name else NoEvents()
         ),
+    )
+
+
+def build_notifier(settings: Settings | None = None) -> Notifier:
+    """The notifier function's dependencies for `settings` (default: the function's environment).
+
+    Its HTTP client never follows a redirect: a callback reaches the host that was allowed or none.
+    """
+    settings = settings or current_settings()
+
+    def read_secret(arn: str) -> str:
+        return boto3.client("secretsmanager", config=AWS_CONFIG).get_secret_value(SecretId=arn)["SecretString"]
+
+    return Notifier(
+        settings=settings,
+        jobs=JobStore(boto3.client("dynamodb", config=AWS_CONFIG), settings.jobs_table, settings.job_ttl_days),
+        http=httpx.Client(follow_redirects=False, timeout=settings.callback_timeout_seconds),
+        secret=CallbackSecret(settings, read_secret),
     )
