@@ -22,7 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SAM_PYTHON = ROOT / ".venv-sam" / "bin" / "python"
 TEMPLATE = load_template()
 RESOURCES = TEMPLATE["Resources"]
-FUNCTIONS = {"ApiFunction": "ApiRole", "WorkerFunction": "WorkerRole", "AuthorizerFunction": "AuthorizerRole"}
+FUNCTIONS = {"ApiFunction": "ApiRole", "WorkerFunction": "WorkerRole", "AuthorizerFunction": "AuthorizerRole",
+             "NotifierFunction": "NotifierRole"}
 KEYED_PATHS = {"/vectorize": "post", "/jobs/{jobId}": "get", "/jobs/{jobId}/vectors": "get", "/": "post",
                "/models/{model+}": "post", "/pipeline/feature-extraction/{model+}": "post", "/embed": "post",
                "/v1/embeddings": "post"}

@@ -184,3 +184,30 @@ def test_a_callback_with_mode_sync_is_refused(harness: Harness) -> None:
     assert answer.body == {"code": "validation_error", "error": "the request does not fit the schema: body: Value "
                            "error, 'callbackUrl' is for jobs: with mode 'sync' the answer itself is the notice"}
     assert answer.status == 422
+
+
+ALARMS = {
+    "DeadLettersAlarm": ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "DeadLetterQueue", "0"),
+    "WorkQueueAgeAlarm": ("AWS/SQS", "ApproximateAgeOfOldestMessage", "WorkQueue", "3600"),
+    "WorkerErrorsAlarm": ("AWS/Lambda", "Errors", "WorkerFunction", "0"),
+}
+
+
+@pytest.mark.parametrize(("topic", "actions"), [("", None), ("arn:aws:sns:us-east-1:123456789012:ops", True)])
+def test_the_alarms_watch_dead_letters_queue_age_and_worker_errors_and_notify_only_a_given_topic(
+    topic: str, actions: bool | None
+) -> None:
+    from local.template_stack import DeployedStack, load_template
+
+    template = load_template()
+    parameters = {name: str(spec.get("Default", "")) for name, spec in template["Parameters"].items()}
+    stack = DeployedStack(template, {**parameters, "AlarmTopicArn": topic}, physical_ids={}, outputs={})
+    for name, (namespace, metric, watched, threshold) in ALARMS.items():
+        alarm = template["Resources"][name]["Properties"]
+        [dimension] = alarm["Dimensions"]
+        assert (alarm["Namespace"], alarm["MetricName"], alarm["ComparisonOperator"]) == (
+            namespace, metric, "GreaterThanThreshold")
+        assert watched in json.dumps(dimension["Value"])
+        assert str(stack.resolve(alarm["Threshold"])) == threshold
+        for key in ("AlarmActions", "OKActions"):
+            assert stack.resolve(alarm[key]) == ([topic] if actions else None)
