@@ -8,7 +8,11 @@
   HF_API_BASE_URL names another endpoint);
 - the API on LOCAL_API_PORT (3000): HTTP turned into API Gateway proxy events for ApiFunction;
 - the event sources: the work queue polled and WorkerFunction invoked with SQS batches, and the
-  dead-letter queue polled for DeadLetterFunction the same way.
+  dead-letter queue polled for DeadLetterFunction the same way;
+- the job-ended rule: made in moto on the template's bus with its pattern, delivering to a queue
+  that is polled to invoke NotifierFunction with each event, as EventBridge would (a failed
+  invocation is retried as Lambda retries an asynchronous one). Callbacks are signed with
+  CALLBACK_SIGNING_SECRET (a fixed local value unless set) and may go to CALLBACK_ALLOWED_HOSTS.
 With LOCAL_REQUIRE_API_KEY=1 the template is deployed with RequireApiKey=true and the API wants
 a key as API Gateway would: the keys of LOCAL_API_KEYS (comma list; one is made up and printed on
 the `ready` line when it is empty) are created in moto's API Gateway, and each keyed route runs
@@ -53,11 +57,21 @@ from local.api_gateway import (
 )
 from local.functions_pool import FunctionError, FunctionPool
 from local.sqs_event_source import SqsEventSource
-from local.template_stack import DeployedStack, api_of, api_routes, deploy, queue_events, route_auth
+from local.template_stack import (
+    DeployedStack,
+    api_of,
+    api_routes,
+    deploy,
+    max_async_retries,
+    queue_events,
+    route_auth,
+    route_rules_to_queues,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 LOCAL_TOKEN = "hf_local_default_token_not_a_real_one"
+LOCAL_CALLBACK_SECRET = "local-callback-signing-secret-not-a-real-one"
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_DEFAULT_REGION": "us-east-1",
                     "AWS_REGION": "us-east-1"}
 
@@ -91,6 +105,9 @@ class StackSettings:
     require_api_key: bool = os.environ.get("LOCAL_REQUIRE_API_KEY", "") in ("1", "true")
     api_keys: list[str] = field(default_factory=lambda: [
         key.strip() for key in os.environ.get("LOCAL_API_KEYS", "").split(",") if key.strip()])
+    # Job callbacks: where they may go (the template's default: nowhere) and their signing key.
+    callback_allowed_hosts: str = os.environ.get("CALLBACK_ALLOWED_HOSTS", "")
+    callback_secret: str = os.environ.get("CALLBACK_SIGNING_SECRET") or LOCAL_CALLBACK_SECRET
 
     @property
     def hosts(self) -> list[str]:
@@ -158,6 +175,11 @@ def function_environment(stack: DeployedStack, function: str, settings: StackSet
         "POWERTOOLS_DEV": os.environ.get("POWERTOOLS_DEV", "0"),
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
     })
+    if settings.callback_allowed_hosts:
+        env["CALLBACK_ALLOWED_HOSTS"] = settings.callback_allowed_hosts
+    if function == "NotifierFunction":
+        # Deployed, the key is a generated secret (CALLBACK_SIGNING_SECRET_ARN); locally, the value.
+        env["CALLBACK_SIGNING_SECRET"] = settings.callback_secret
     if not settings.hf_base_url:
         # The local endpoint serves one model: make it the default for routes that name none
         # (`POST /`, `/embed`, `/v1/embeddings` without a model).
@@ -256,6 +278,49 @@ class ApiGatewayApp:
         for name, value in headers:
             response.headers.add(name, value)
         return response(environ, start_response)
+
+
+class EventRuleSource:
+    """A queue an EventBridge rule delivers to, polled to invoke a function with each event.
+
+    Stands in for EventBridge invoking a function asynchronously: an invocation that fails is
+    tried again after `redelivery_seconds`, at most `max_retries` times, then the event is dropped.
+    """
+
+    def __init__(self, sqs: Any, queue_url: str, invoke: Any, *, max_retries: int, redelivery_seconds: int) -> None:
+        self._sqs = sqs
+        self._queue_url = queue_url
+        self._invoke = invoke
+        self._max_retries = max_retries
+        self._redelivery_seconds = redelivery_seconds
+
+    def poll_once(self, wait_seconds: int = 1) -> int:
+        """Receive what is there and invoke the function with each event; returns how many were received."""
+        answer = self._sqs.receive_message(QueueUrl=self._queue_url, MaxNumberOfMessages=10,
+                                           WaitTimeSeconds=wait_seconds, AttributeNames=["ApproximateReceiveCount"])
+        messages = answer.get("Messages", [])
+        for message in messages:
+            receives = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
+            try:
+                self._invoke(json.loads(message["Body"]))
+            except FunctionError:
+                if receives <= self._max_retries:
+                    self._sqs.change_message_visibility(
+                        QueueUrl=self._queue_url, ReceiptHandle=message["ReceiptHandle"],
+                        VisibilityTimeout=self._redelivery_seconds,
+                    )
+                    continue
+            self._sqs.delete_message(QueueUrl=self._queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return len(messages)
+
+    def run_forever(self, stop: threading.Event) -> None:
+        """Poll until `stop` is set."""
+        while not stop.is_set():
+            try:
+                self.poll_once()
+            except Exception as error:  # moto stopping under us, say: keep polling until told to stop
+                print(f"event rule source: {type(error).__name__}", file=sys.stderr, flush=True)
+                time.sleep(1)
 
 
 @contextmanager
@@ -358,6 +423,24 @@ def running_stack(settings: StackSettings) -> Iterator[DeployedStack]:
         for name, pool, slots in (("WorkerFunction", worker, settings.worker_concurrency),
                                   ("DeadLetterFunction", dead_letter, 1)):
             _feed_from_queues(deployed, name, pool, slots, settings, stop)
+
+        notifier = FunctionPool("NotifierFunction", ROOT / "functions" / "notifier", "app.lambda_handler",
+                                function_environment(deployed, "NotifierFunction", settings),
+                                timeout=float(_function_property(deployed, "NotifierFunction", "Timeout", 60)),
+                                size=1)
+        stack.callback(notifier.stop)
+        notifier.warm()
+        rule_queues = route_rules_to_queues(
+            deployed, "NotifierFunction", _aws_client("events", settings), _aws_client("sqs", settings)
+        )
+        for queue_url in rule_queues:
+            rule_source = EventRuleSource(
+                _aws_client("sqs", settings), queue_url,
+                lambda event: notifier.invoke(event, f"job ended {event.get('detail', {}).get('jobId')}"),
+                max_retries=max_async_retries(deployed, "NotifierFunction"),
+                redelivery_seconds=settings.redelivery_seconds,
+            )
+            threading.Thread(target=rule_source.run_forever, args=(stop,), daemon=True, name="event-rule").start()
 
         _wait_until("the API", lambda: httpx.get(f"http://127.0.0.1:{settings.api_port}/health",
                                                  timeout=5).status_code == 200)

@@ -23,6 +23,9 @@ from local.api_gateway import MethodAuth
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_PATH = ROOT / "template.yaml"
 SERVERLESS_PREFIX = "AWS::Serverless::"
+# Types moto's CloudFormation cannot create (it records them without a name or id). Local runs
+# need neither: alarms only watch, and the callbacks' signing key comes from the environment.
+MOTO_UNSUPPORTED = frozenset({"AWS::CloudWatch::Alarm", "AWS::SecretsManager::Secret"})
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
 
@@ -91,10 +94,11 @@ def function_environments(template: Mapping[str, Any]) -> dict[str, dict[str, An
 
 
 def stateful_template(template: Mapping[str, Any]) -> dict[str, Any]:
-    """The template minus the Serverless resources, with an output for every attribute we read."""
+    """The template minus the Serverless resources (and those moto cannot create), with an output
+    for every attribute we read."""
     resources = {
         name: resource for name, resource in template["Resources"].items()
-        if not resource["Type"].startswith(SERVERLESS_PREFIX)
+        if not resource["Type"].startswith(SERVERLESS_PREFIX) and resource["Type"] not in MOTO_UNSUPPORTED
     }
     # A plain resource that names a Serverless one (the authorizer's invoke permission) cannot be
     # created without it: leave it out too, and whatever names it in turn.
@@ -194,9 +198,12 @@ class DeployedStack:
         return self.physical_ids[name]
 
     def environment(self, function: str) -> dict[str, str]:
-        """A function's environment variables, resolved; a variable set to AWS::NoValue is left out."""
+        """A function's environment variables, resolved; a variable set to AWS::NoValue, or naming a
+        resource not deployed locally (`MOTO_UNSUPPORTED`), is left out."""
         raw = function_environments(self.template)[function]
-        resolved = {name: self._evaluate(value) for name, value in raw.items()}
+        absent = {name for name, resource in self.template["Resources"].items()
+                  if resource["Type"] in MOTO_UNSUPPORTED}
+        resolved = {name: self._evaluate(value) for name, value in raw.items() if not _names(value) & absent}
         return {name: str(value) for name, value in resolved.items() if value is not None}
 
 
@@ -230,7 +237,9 @@ def read_stack(cloudformation: Any, stack_name: str, template: Mapping[str, Any]
     return DeployedStack(
         template=template,
         parameters=parameters,
-        physical_ids={r["LogicalResourceId"]: r["PhysicalResourceId"] for r in resources},
+        # moto names no physical id for some types (an EventBus): read those through Fn::GetAtt.
+        physical_ids={r["LogicalResourceId"]: r["PhysicalResourceId"] for r in resources
+                      if "LogicalResourceId" in r and "PhysicalResourceId" in r},
         outputs={o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])},
     )
 
@@ -294,3 +303,34 @@ def api_of(template: Mapping[str, Any], function: str) -> str | None:
         if event["Type"] == "Api" and isinstance(event["Properties"].get("RestApiId"), dict):
             return event["Properties"]["RestApiId"].get("Ref")
     return None
+
+
+def event_rules(template: Mapping[str, Any], function: str) -> list[dict[str, Any]]:
+    """The `EventBridgeRule` events of a function, with their properties as written."""
+    events = template["Resources"][function].get("Properties", {}).get("Events", {})
+    return [event["Properties"] for event in events.values() if event["Type"] == "EventBridgeRule"]
+
+
+def max_async_retries(stack: DeployedStack, function: str) -> int:
+    """How often Lambda retries a failed asynchronous invocation of `function` (2 unless the template says)."""
+    config = stack.template["Resources"][function].get("Properties", {}).get("EventInvokeConfig") or {}
+    return int(stack.resolve(config.get("MaximumRetryAttempts", 2)))
+
+
+def route_rules_to_queues(stack: DeployedStack, function: str, events_client: Any, sqs_client: Any) -> list[str]:
+    """Each `EventBridgeRule` of `function`, made in embedded AWS with an SQS queue as its target.
+
+    moto cannot invoke a function, so the rule (its bus and pattern exactly as the template has
+    them) delivers to a queue of its own instead, whose messages are the events Lambda would
+    receive; the local stack polls it and invokes the function. Returns the queues' URLs.
+    """
+    urls = []
+    for n, rule in enumerate(event_rules(stack.template, function)):
+        name = f"{function}-rule-{n}"
+        url = sqs_client.create_queue(QueueName=name)["QueueUrl"]
+        arn = sqs_client.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        bus = stack.resolve(rule.get("EventBusName", "default"))
+        events_client.put_rule(Name=name, EventBusName=bus, EventPattern=json.dumps(stack.resolve(rule["Pattern"])))
+        events_client.put_targets(Rule=name, EventBusName=bus, Targets=[{"Id": "queue", "Arn": arn}])
+        urls.append(url)
+    return urls

@@ -23,7 +23,7 @@ SAM_PYTHON = ROOT / ".venv-sam" / "bin" / "python"
 TEMPLATE = load_template()
 RESOURCES = TEMPLATE["Resources"]
 FUNCTIONS = {"ApiFunction": "ApiRole", "WorkerFunction": "WorkerRole", "AuthorizerFunction": "AuthorizerRole",
-             "DeadLetterFunction": "DeadLetterRole"}
+             "DeadLetterFunction": "DeadLetterRole", "NotifierFunction": "NotifierRole"}
 KEYED_PATHS = {"/vectorize": "post", "/jobs/{jobId}": "get", "/jobs/{jobId}/vectors": "get", "/": "post",
                "/models/{model+}": "post", "/pipeline/feature-extraction/{model+}": "post", "/embed": "post",
                "/v1/embeddings": "post"}

@@ -31,7 +31,7 @@ from vectorizer.api.models import (
     VectorizeResponse,
     VectorsPage,
 )
-from vectorizer.config import resolve_target
+from vectorizer.config import check_callback_allowed, resolve_target
 from vectorizer.credentials import choose_token
 from vectorizer.errors import JobNotFoundError, VectorizerError
 from vectorizer.jobs.message import JOB_ID_PATTERN
@@ -116,6 +116,7 @@ def openapi_document():  # no annotation: a bare Response has no schema
 def vectorize(request: Annotated[VectorizeRequest, Body()]) -> Response[VectorizeResponse | JobAccepted]:
     settings = services().settings
     check_limits(request.texts, settings)
+    check_callback_allowed(request.callback_url, settings)
     target = resolve_target(request.config, request.purpose, settings)
     token, own = choose_token(app.current_event.headers.get(TOKEN_HEADER), services().default_token, target.url)
     count = len(request.texts)
@@ -137,6 +138,7 @@ def vectorize(request: Annotated[VectorizeRequest, Body()]) -> Response[Vectoriz
     queued = submit_job(
         services(), config=request.config, purpose=request.purpose, texts=request.texts,
         ids=request.ids, token=token, token_is_callers=own, model=target.model, owner=caller(app.current_event),
+        callback_url=request.callback_url,
     )
     accepted = JobAccepted(job_id=queued.job_id, total=queued.total, chunks=queued.chunks)
     logger.info("job queued", extra={"job_id": accepted.job_id, "total": count, "chunks": accepted.chunks})

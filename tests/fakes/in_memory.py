@@ -7,7 +7,7 @@ chunks (else its total) are all counted, and an open-ended one restates its stat
 chunk; `mark_failed` gives a job up (`failed` and `aborted`); `start` never reopens a finished
 job; item errors are keyed by index and vectors by (job, index), stored as float32. The same
 behaviour tests run against both (tests/vectorizer/jobs/test_store_contract.py), so they cannot
-drift apart. The queue, embedder and token fakes record what they were given, for assertions.
+drift apart. The queue, embedder, token and event fakes record what they were given, for assertions.
 """
 
 from __future__ import annotations
@@ -57,7 +57,8 @@ class InMemoryJobStore:
         self.errors: dict[tuple[str, int], ItemError] = {}
 
     def create(
-        self, job_id: str, *, total: int, chunks: int, model: str, signing_key: str, owner: str | None = None
+        self, job_id: str, *, total: int, chunks: int, model: str, signing_key: str, owner: str | None = None,
+        callback_url: str | None = None,
     ) -> None:
         """Record an API job, `queued`; refused as DynamoDB refuses it if the id is taken."""
         if job_id in self.records:
@@ -66,7 +67,7 @@ class InMemoryJobStore:
         self.records[job_id] = JobRecord(
             job_id=job_id, status="queued", total=total, chunks=chunks, chunks_done=0, succeeded=0, failed=0,
             model=model, dimensions=None, created_at=stamp, updated_at=stamp, origin=API_ORIGIN,
-            signing_key=signing_key, owner=owner,
+            signing_key=signing_key, owner=owner, callback_url=callback_url,
         )
 
     def mark_failed(self, job_id: str, reason: str) -> None:
@@ -309,6 +310,20 @@ class InMemoryParking:
 
 
 @dataclass
+class RecordingEvents:
+    """`EventBridgeEvents` that keeps what it was given; with `failure` set, raises it instead."""
+
+    published: list[tuple[str, str]] = field(default_factory=list)
+    failure: Exception | None = None
+
+    def publish(self, detail_type: str, detail: str) -> None:
+        """Record one event (its type and detail JSON), or raise `failure`."""
+        if self.failure is not None:
+            raise self.failure
+        self.published.append((detail_type, detail))
+
+
+@dataclass
 class InMemoryServices:
     """Every dependency of the job service, in memory (a `ports.JobDependencies`)."""
 
@@ -319,3 +334,4 @@ class InMemoryServices:
     queue: InMemoryQueue = field(default_factory=InMemoryQueue)
     sealer: FakeSealer = field(default_factory=FakeSealer)
     default_token: FakeDefaultToken = field(default_factory=FakeDefaultToken)
+    events: RecordingEvents = field(default_factory=RecordingEvents)

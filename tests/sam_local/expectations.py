@@ -273,6 +273,15 @@ def check_invalid_message(answer: Any, stack: SamLocal) -> None:
     assert not any("colour" in body for body in parked.values()), "a key outside the schema was parked"
 
 
+def check_notifier_job_ended(answer: Any, stack: SamLocal) -> None:
+    # The job of worker-chunk.json came from a producer, so it named no callbackUrl: nothing to call.
+    assert answer == {"jobId": JOB_ID, "callback": "none"}
+
+
+def check_notifier_other_event(answer: Any, stack: SamLocal) -> None:
+    assert answer == {"jobId": None, "callback": "none"}
+
+
 EXPECTATIONS: dict[str, Expectation] = {
     "api-health.json": Expectation("ApiFunction", check_health),
     "api-vectorize-bad-config.json": Expectation("ApiFunction", check_bad_config),
@@ -289,6 +298,8 @@ EXPECTATIONS: dict[str, Expectation] = {
     "api-get-job-vectors.json": Expectation("ApiFunction", check_get_job_vectors, needs_job=True),
     "worker-invalid-message.json": Expectation("WorkerFunction", check_invalid_message),
     "dead-letter-chunk.json": Expectation("DeadLetterFunction", check_dead_letter_chunk),
+    "notifier-job-ended.json": Expectation("NotifierFunction", check_notifier_job_ended, needs_job=True),
+    "notifier-other-event.json": Expectation("NotifierFunction", check_notifier_other_event),
 }
 
 

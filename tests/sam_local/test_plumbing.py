@@ -42,7 +42,8 @@ def test_every_expectation_names_a_function_of_the_template() -> None:
     functions = {name for name, resource in template["Resources"].items()
                  if resource["Type"] == "AWS::Serverless::Function"}
     assert {expectation.function for expectation in EXPECTATIONS.values()} == functions
-    assert functions == {"ApiFunction", "WorkerFunction", "AuthorizerFunction", "DeadLetterFunction"}
+    assert functions == {"ApiFunction", "WorkerFunction", "AuthorizerFunction", "DeadLetterFunction",
+                         "NotifierFunction"}
 
 
 @pytest.mark.parametrize("url, seen_from_a_container", [

@@ -38,7 +38,7 @@ TEMPLATE_PARAMETERS = {
     "ENDPOINT_URL_ALLOWED_HOSTS": "EndpointUrlAllowedHosts", "HF_BATCH_SIZE": "HfBatchSize",
     "HF_CONCURRENCY": "HfConcurrency", "SYNC_MAX_TEXTS": "SyncMaxTexts", "CHUNK_SIZE": "ChunkSize",
     "MAX_RECEIVE_COUNT": "MaxReceiveCount", "JOB_TTL_DAYS": "JobTtlDays",
-    "DEFAULT_TOKEN_HOSTS": "DefaultTokenHosts",
+    "DEFAULT_TOKEN_HOSTS": "DefaultTokenHosts", "CALLBACK_ALLOWED_HOSTS": "CallbackAllowedHosts",
 }
 
 

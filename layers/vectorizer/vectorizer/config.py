@@ -109,32 +109,33 @@ class ModuleConfig(BaseModel):
         return self.model or default_model
 
 
-def endpoint_url_problem(url: str) -> str | None:
+def endpoint_url_problem(url: str, field: str = "endpointURL") -> str | None:
     """Why `url` can never be called (a caller's 400), or None when it is a URL we could call.
 
-    Takes the endpointURL as sent; returns a message for the caller. Whether we *may* call it is
-    the allow-list's question (`check_endpoint_allowed`, a 403), asked later.
+    Takes the URL as sent and the name of the field that carried it (`endpointURL`,
+    `callbackUrl`); returns a message for the caller. Whether we *may* call it is the
+    allow-list's question (`check_endpoint_allowed`, `check_callback_allowed`: a 403), asked later.
     """
     # urlsplit silently drops tabs and newlines, so the host check would pass on a URL other than
     # the one httpx is then given (which refuses it): refuse such characters here, by position.
     bad = next((i for i, ch in enumerate(url) if ch.isspace() or not ch.isprintable()), None)
     if bad is not None:
-        return f"'endpointURL' holds a whitespace or control character at position {bad}"
+        return f"'{field}' holds a whitespace or control character at position {bad}"
     try:
         parts = urlsplit(url)
     except ValueError as error:  # an unclosed IPv6 bracket, say
-        return f"'endpointURL' {url!r} is not a URL ({error})"
+        return f"'{field}' {url!r} is not a URL ({error})"
     # Any other scheme is a URL we will not call: that is the allow-list's 403, not a 400.
     if not parts.scheme or not parts.hostname:
-        return f"'endpointURL' {url!r} is not an absolute URL"
+        return f"'{field}' {url!r} is not an absolute URL"
     try:
         parts.port  # noqa: B018 - urlsplit checks the port only when it is read
     except ValueError:
-        return f"'endpointURL' {url!r} has a port that is not a number from 0 to 65535"
+        return f"'{field}' {url!r} has a port that is not a number from 0 to 65535"
     try:
         httpx.URL(url)  # the client that will call it must take it too
     except (httpx.InvalidURL, ValueError) as error:
-        return f"'endpointURL' {url!r} is not a URL the HTTP client can call ({error})"
+        return f"'{field}' {url!r} is not a URL the HTTP client can call ({error})"
     return None
 
 
@@ -192,6 +193,29 @@ def _host_allowed(scheme: str, host: str, port: int | None, patterns: tuple[str,
     return False
 
 
+def _check_allowed(url: str, patterns: tuple[str, ...], field: str, setting: str, code: str) -> None:
+    """The one SSRF rule for a URL a caller names: callable, no credentials, on the allow-list.
+
+    Takes the URL, the allow-list's patterns, the field and setting names (for the message) and
+    the error code; raises `InvalidConfigError` (400) for no callable URL, else
+    `EndpointNotAllowedError` (403, with `code`) for credentials in it or a host not allowed.
+    """
+    problem = endpoint_url_problem(url, field)
+    if problem is not None:  # a config built without validation; never a 500 for it
+        raise InvalidConfigError(problem)
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if parts.username or parts.password:
+        raise EndpointNotAllowedError(f"'{field}' must not carry credentials", code=code)
+    if not _host_allowed(parts.scheme, host, parts.port, patterns):
+        allowed = ", ".join(patterns) or f"none ({setting} is empty)"
+        raise EndpointNotAllowedError(
+            f"'{field}' host {host!r} over {parts.scheme} is not allowed; allowed: "
+            f"{allowed} (https only unless a scheme is given)",
+            code=code,
+        )
+
+
 def check_endpoint_allowed(url: str, settings: Settings) -> None:
     """Refuse an endpointURL we must never call: not https, or a host outside the allow-list.
 
@@ -199,18 +223,20 @@ def check_endpoint_allowed(url: str, settings: Settings) -> None:
     only; an entry spelled with a scheme and port (`http://127.0.0.1:8088`) admits exactly that,
     for local endpoints.
     """
-    problem = endpoint_url_problem(url)
-    if problem is not None:  # a config built without validation; never a 500 for it
-        raise InvalidConfigError(problem)
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    if parts.username or parts.password:
-        raise EndpointNotAllowedError("'endpointURL' must not carry credentials")
-    if not _host_allowed(parts.scheme, host, parts.port, settings.endpoint_url_allowed_hosts):
-        raise EndpointNotAllowedError(
-            f"'endpointURL' host {host!r} over {parts.scheme} is not allowed; allowed: "
-            f"{', '.join(settings.endpoint_url_allowed_hosts)} (https only unless a scheme is given)"
-        )
+    _check_allowed(url, settings.endpoint_url_allowed_hosts, "endpointURL", "ENDPOINT_URL_ALLOWED_HOSTS",
+                   EndpointNotAllowedError.code)
+
+
+def check_callback_allowed(url: str | None, settings: Settings) -> None:
+    """Refuse a job's callbackUrl we must never call, by the endpointURL rules and its own allow-list.
+
+    Takes the URL (None: no callback, nothing to check) and the settings; raises a 400 for no
+    callable URL, a 403 `callback_not_allowed` for credentials in it or a host, scheme or port
+    outside `CALLBACK_ALLOWED_HOSTS` (empty by default: no callbacks until the operator lists hosts).
+    """
+    if url is not None:
+        _check_allowed(url, settings.callback_allowed_hosts, "callbackUrl", "CALLBACK_ALLOWED_HOSTS",
+                       "callback_not_allowed")
 
 
 DEFAULT_PORTS = {"http": 80, "https": 443}

@@ -68,7 +68,22 @@ class Settings(BaseModel):
     parked_chunks_queue_url: str = Field("", alias="PARKED_CHUNKS_QUEUE_URL")
     token_key_id: str = Field("", alias="TOKEN_KEY_ID")
 
-    @field_validator("endpoint_url_allowed_hosts", "default_token_hosts", mode="before")
+    # When a job ends (`vectorizer.jobs.notifications`): the EventBridge bus its event goes to
+    # (empty: no event is published), and where the notifier may POST a job's callbackUrl.
+    event_bus_name: str = Field("", alias="EVENT_BUS_NAME")
+    # Host patterns a callbackUrl may name, by the endpointURL rules (https unless a scheme is
+    # spelled out). Empty: every callbackUrl is refused, so the service calls no one by default.
+    callback_allowed_hosts: tuple[str, ...] = Field((), alias="CALLBACK_ALLOWED_HOSTS")
+    # The key callbacks are signed with: Secrets Manager deployed (read once per cold start),
+    # the value itself in local runs.
+    callback_signing_secret: str | None = Field(None, alias="CALLBACK_SIGNING_SECRET", repr=False)
+    callback_signing_secret_arn: str | None = Field(None, alias="CALLBACK_SIGNING_SECRET_ARN")
+    callback_timeout_seconds: float = Field(5.0, gt=0, le=30, alias="CALLBACK_TIMEOUT_SECONDS")
+    callback_max_attempts: int = Field(5, ge=1, le=20, alias="CALLBACK_MAX_ATTEMPTS")
+    callback_backoff_base_seconds: float = Field(1.0, ge=0, alias="CALLBACK_BACKOFF_BASE_SECONDS")
+    callback_backoff_cap_seconds: float = Field(15.0, ge=0, alias="CALLBACK_BACKOFF_CAP_SECONDS")
+
+    @field_validator("endpoint_url_allowed_hosts", "default_token_hosts", "callback_allowed_hosts", mode="before")
     @classmethod
     def _split_hosts(cls, value: object) -> object:
         if isinstance(value, str):
@@ -85,7 +100,10 @@ class Settings(BaseModel):
             raise ValueError(f"DEFAULT_TOKEN_HOSTS takes exact hosts, not patterns: {', '.join(patterns)}")
         return value
 
-    @field_validator("default_token", "default_token_secret_arn", mode="before")
+    @field_validator(
+        "default_token", "default_token_secret_arn", "callback_signing_secret", "callback_signing_secret_arn",
+        mode="before",
+    )
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         # CloudFormation cannot pass "no value" to an environment variable, only an empty string.

@@ -478,7 +478,7 @@ def test_the_deployed_class_and_the_fake_offer_each_port_method_with_its_paramet
 
 def test_the_wiring_holds_every_dependency_the_job_service_names() -> None:
     members = {name for name, value in vars(ports.JobDependencies).items() if isinstance(value, property)}
-    assert members == {"settings", "hf", "jobs", "vectors", "queue", "sealer", "default_token"}
+    assert members == {"settings", "hf", "jobs", "vectors", "queue", "sealer", "default_token", "events"}
     assert members <= set(Services.__dataclass_fields__)
     assert members <= set(InMemoryServices.__dataclass_fields__)
 

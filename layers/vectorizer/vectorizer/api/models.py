@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from vectorizer.api.weaviate_objects import WeaviateClass, WeaviateObject, module_config, object_text
-from vectorizer.config import ModuleConfig, Purpose
+from vectorizer.config import ModuleConfig, Purpose, endpoint_url_problem
 from vectorizer.jobs.message import ITEM_ID_MAX_LENGTH
 
 Mode = Literal["auto", "sync", "async"]
@@ -48,6 +48,20 @@ class VectorizeRequest(BaseModel):
     ids: list[ItemId | None] | None = Field(None, description="one id per text, returned beside its vector")
     purpose: Purpose = Field("passage", description="'query' uses queryModel, else passageModel or model")
     mode: Mode = Field("auto", description="auto: inline up to the sync limit, else a job")
+    callback_url: str | None = Field(
+        None, alias="callbackUrl", max_length=2048,
+        description="an https URL on CALLBACK_ALLOWED_HOSTS: when the job ends, its end is POSTed there, signed "
+        "(X-Vectorizer-Signature); a request answered inline calls nothing",
+    )
+
+    @field_validator("callback_url")
+    @classmethod
+    def _callable_callback(cls, value: str | None) -> str | None:
+        # Whether it may be called is the allow-list's 403 (`config.check_callback_allowed`).
+        problem = None if value is None else endpoint_url_problem(value, "callbackUrl")
+        if problem is not None:
+            raise ValueError(problem)
+        return value
 
     @model_validator(mode="before")
     @classmethod
@@ -75,6 +89,8 @@ class VectorizeRequest(BaseModel):
         _check_encodable("ids", [item for item in self.ids or () if item is not None])
         if self.ids is not None and len(self.ids) != len(self.texts):
             raise ValueError(f"'ids' has {len(self.ids)} entries for {len(self.texts)} texts")
+        if self.callback_url is not None and self.mode == "sync":
+            raise ValueError("'callbackUrl' is for jobs: with mode 'sync' the answer itself is the notice")
         return self
 
 

@@ -113,6 +113,8 @@ class JobRecord:
     # Who made the job through the API (`vectorizer.api.ownership`); None for a job an outside
     # producer started on the queue. Stored, never reported.
     owner: str | None = None
+    # Where the notifier POSTs the job's end (`jobs.callbacks`). Stored, never reported.
+    callback_url: str | None = field(default=None, repr=False)
 
     @property
     def from_api(self) -> bool:
@@ -163,6 +165,7 @@ def _record(item: dict[str, Any], *, with_signing_key: bool = False) -> JobRecor
         origin=_s(item, "origin"),
         signing_key=_s(item, "signingKey") if with_signing_key else None,
         owner=_s(item, "owner"),
+        callback_url=_s(item, "callbackUrl"),
     )
 
 
@@ -173,10 +176,11 @@ class JobStore:
         self._ttl_days = ttl_days
 
     def create(
-        self, job_id: str, *, total: int, chunks: int, model: str, signing_key: str, owner: str | None = None
+        self, job_id: str, *, total: int, chunks: int, model: str, signing_key: str, owner: str | None = None,
+        callback_url: str | None = None,
     ) -> None:
-        """Record a job the API is about to queue: `queued`, origin `api`, with its signing key and
-        the caller that owns it (`vectorizer.api.ownership`).
+        """Record a job the API is about to queue: `queued`, origin `api`, with its signing key,
+        the caller that owns it (`vectorizer.api.ownership`) and the URL to call when it ends, if any.
 
         Refused (ConditionalCheckFailedException) if the id is taken.
         """
@@ -191,6 +195,7 @@ class JobStore:
                 "ttl": {"N": str(expiry(self._ttl_days))},
                 "origin": {"S": API_ORIGIN}, "signingKey": {"S": signing_key},
                 **({"owner": {"S": owner}} if owner is not None else {}),
+                **({"callbackUrl": {"S": callback_url}} if callback_url is not None else {}),
             },
             ConditionExpression="attribute_not_exists(jobId)",
         )

@@ -21,7 +21,8 @@ class JobStorePort(Protocol):
     """Job records: counters, per-chunk markers and item errors (`jobs.job_store.JobStore`)."""
 
     def create(
-        self, job_id: str, *, total: int, chunks: int, model: str, signing_key: str, owner: str | None = None
+        self, job_id: str, *, total: int, chunks: int, model: str, signing_key: str, owner: str | None = None,
+        callback_url: str | None = None,
     ) -> None: ...
 
     def mark_failed(self, job_id: str, reason: str) -> None: ...
@@ -46,6 +47,8 @@ class JobStorePort(Protocol):
     ) -> bool: ...
 
     def finish_if_complete(self, job_id: str) -> str | None: ...
+
+    def get(self, job_id: str, *, max_errors: int) -> JobRecord: ...
 
 
 class VectorStorePort(Protocol):
@@ -91,6 +94,12 @@ class DefaultTokenPort(Protocol):
         ...
 
 
+class EventPublisherPort(Protocol):
+    """Where a job's end is announced (`jobs.notifications.EventBridgeEvents`)."""
+
+    def publish(self, detail_type: str, detail: str) -> None: ...
+
+
 class JobDependencies(Protocol):
     """Everything `submit_job` and `process_chunk` use; `services.Services` is one.
 
@@ -117,3 +126,6 @@ class JobDependencies(Protocol):
 
     @property
     def default_token(self) -> DefaultTokenPort: ...
+
+    @property
+    def events(self) -> EventPublisherPort: ...

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field, replace
 from botocore.exceptions import BotoCoreError, ClientError
 
 from vectorizer import aio
-from vectorizer.config import ModuleConfig, Purpose, Target, resolve_target
+from vectorizer.config import ModuleConfig, Purpose, Target, check_callback_allowed, resolve_target
 from vectorizer.credentials import NO_DEFAULT_TOKEN
 from vectorizer.errors import HuggingFaceError, MissingTokenError, VectorizerError
 from vectorizer.hf.client import redact
@@ -47,6 +47,7 @@ from vectorizer.jobs.job_store import (
     items_fingerprint,
 )
 from vectorizer.jobs.message import ChunkItem, ChunkMessage, envelope_size, plan_chunks, signature_matches, signed
+from vectorizer.jobs.notifications import notify_if_ended
 from vectorizer.jobs.ports import JobDependencies
 from vectorizer.jobs.vector_store import StoredVector
 
@@ -146,6 +147,7 @@ def submit_job(
     token_is_callers: bool,
     model: str,
     owner: str,
+    callback_url: str | None = None,
 ) -> QueuedJob:
     """Record the job, then queue its chunks, each signed with the job's key; returns the job queued.
 
@@ -154,8 +156,11 @@ def submit_job(
     the queue does not take every chunk.
 
     `owner` is the caller's identity (`vectorizer.api.ownership`): only it may read the job.
+    `callback_url`, if given, is called when the job ends (`jobs.callbacks`); one outside
+    `CALLBACK_ALLOWED_HOSTS` is refused (403 `callback_not_allowed`) before anything is recorded.
     """
     settings = services.settings
+    check_callback_allowed(callback_url, settings)
     job_id = new_job_id()
     signing_key = new_signing_key()
     sealed = services.sealer.seal(token, job_id) if token_is_callers else None
@@ -177,7 +182,8 @@ def submit_job(
         for n, chunk in enumerate(planned)
     ]
     services.jobs.create(
-        job_id, total=len(items), chunks=len(planned), model=model, signing_key=signing_key, owner=owner
+        job_id, total=len(items), chunks=len(planned), model=model, signing_key=signing_key, owner=owner,
+        callback_url=callback_url,
     )
     try:
         services.queue.send(bodies)
@@ -187,6 +193,7 @@ def submit_job(
             # Chunks of earlier batches may be on the queue already: the worker skips them.
             services.jobs.mark_failed(job_id, f"{QUEUE_UNREACHABLE}: {detail}")
             marked = "it is marked failed"
+            notify_if_ended(services, job_id)
         except Exception:
             logger.exception("could not mark job %s failed after its chunks could not be queued", job_id)
             marked = "do not wait for it"
@@ -332,6 +339,8 @@ def process_chunk(
     if marker is not None and marker.failed == 0:
         # Counted already; the job may still need closing if we died right after counting.
         status = services.jobs.finish_if_complete(job_id)
+        if status is not None:
+            notify_if_ended(services, job_id)
         return ChunkReport(job_id, message.chunk, 0, 0, duplicate=True, job_status=status)
     # Not counted yet, or counted with failed items (the chunk was redriven): work what has no vector.
 
@@ -422,6 +431,8 @@ def _settle(
             job_id, message.chunk, seen=marker, succeeded=succeeded, failed=failed, dimensions=dimensions
         )
     status = services.jobs.finish_if_complete(job_id)
+    if status is not None:
+        notify_if_ended(services, job_id)
     return ChunkReport(job_id, message.chunk, succeeded, failed, duplicate=not counted, job_status=status)
 
 
