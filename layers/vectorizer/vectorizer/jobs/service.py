@@ -134,7 +134,8 @@ def submit_job(
     """Record the job, then queue its chunks, each signed with the job's key; returns the job queued.
 
     The job is recorded `submitting` until every chunk is on the queue: if this process dies
-    in between, the sweeper (`jobs.sweeper`) soon closes it as failed, saying why. A caller's own token is sealed (under the job id), never plain; the default token is not
+    in between, the sweeper (`jobs.sweeper`) soon closes it as failed, saying why. A caller's own
+    token is sealed (under the job id), never plain; the default token is not
     sent at all. Raises a 503 `queue_unavailable` naming the job, which is marked failed, when
     the queue does not take every chunk.
 

@@ -8,8 +8,8 @@ How a stalled job is closed:
 - its items never counted are *missing*: `total - succeeded - failed` (a job without a total
   has none it can name); they are added to `failed`, so `succeeded + failed == total` holds for
   every closed job, and `failureReason` says "N of M items never processed: why";
-- the status follows the counters as for any job (`succeeded` never: something is missing;
-  `failed` when nothing succeeded, else `partial`), except that a job whose chunks the API
+- the status follows the counters as for any job, the missing items (or chunks, for a job
+  without a total) as failures: `failed` when nothing succeeded, else `partial`, except that a job whose chunks the API
   never finished queueing is `failed` whatever it counted, as a job the queue refused is;
 - the close is conditional: it holds only if the job's last progress (`updatedAt`) is still
   the one read, so a chunk counted meanwhile wins and the job is looked at again next time;
@@ -78,8 +78,10 @@ def closing_for(job: JobRecord, now: datetime, *, stall_seconds: int, submit_sta
         status = "failed"
     else:
         why = f"no progress for {idle} s, longer than any chunk can take ({stall_seconds} s)"
-        status = final_status(job.succeeded, job.failed + missing) if counted + missing else "failed"
-    return Closing(job.job_id, status, missing, f"{of}: {why} ({chunks}); closed by the sweeper")
+        # Without a total the missing items cannot be counted, but missing chunks still mean a gap.
+        gap = missing or int(job.chunks is not None and job.chunks_done < job.chunks)
+        status = final_status(job.succeeded, job.failed + gap) if job.succeeded else "failed"
+    return Closing(job.job_id, status, missing, f"{of}: {why}; {chunks}, closed by the sweeper")
 
 
 def sweep(
