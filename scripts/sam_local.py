@@ -37,7 +37,7 @@ STACK_NAME = "vectorizer-local"  # the name local.stack deploys the template's r
 CONTAINER_HOST = "host.docker.internal"
 DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
                      "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1"}
-FUNCTIONS = ("ApiFunction", "WorkerFunction")
+FUNCTIONS = ("ApiFunction", "WorkerFunction", "SweeperFunction")
 # Variables the containers must get. SAM's --env-vars only overrides variables the template
 # declares: one it does not declare is dropped without a word, hence `plan_template`.
 REQUIRED_OVERRIDES = ("AWS_ENDPOINT_URL", "HF_API_BASE_URL")
@@ -135,8 +135,8 @@ def plan_template(built: Path) -> Path:
     from cfnlint.decode import cfn_yaml
 
     template = json.loads(json.dumps(cfn_yaml.load(str(built))))
-    missing = sorted({name for function in FUNCTIONS for name in REQUIRED_OVERRIDES
-                      if name not in declared_variables(template, function)})
+    missing = sorted({name for function in FUNCTIONS if function in template["Resources"]
+                      for name in REQUIRED_OVERRIDES if name not in declared_variables(template, function)})
     if not missing:
         return built
     say(f"{built} does not declare {', '.join(missing)}: `sam local invoke --env-vars` cannot set them. "

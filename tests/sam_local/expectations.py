@@ -232,6 +232,14 @@ def check_invalid_message(answer: Any, stack: SamLocal) -> None:
     assert not any("colour" in body for body in parked.values()), "a key outside the schema was parked"
 
 
+def check_sweeper(answer: Any, stack: SamLocal) -> None:
+    # The other events' jobs all end, so a sweep finds nothing stalled, unless something else
+    # left a job open on this stack: then each one it closes is failed or partial.
+    assert isinstance(answer, dict) and set(answer) == {"examined", "closed", "moved"}, answer
+    assert isinstance(answer["examined"], int) and answer["examined"] >= len(answer["closed"])
+    assert all(closed["status"] in ("failed", "partial") for closed in answer["closed"]), answer
+
+
 EXPECTATIONS: dict[str, Expectation] = {
     "api-health.json": Expectation("ApiFunction", check_health),
     "api-vectorize-bad-config.json": Expectation("ApiFunction", check_bad_config),
@@ -247,6 +255,7 @@ EXPECTATIONS: dict[str, Expectation] = {
     "api-get-job.json": Expectation("ApiFunction", check_get_job, needs_job=True),
     "api-get-job-vectors.json": Expectation("ApiFunction", check_get_job_vectors, needs_job=True),
     "worker-invalid-message.json": Expectation("WorkerFunction", check_invalid_message),
+    "sweeper-scheduled.json": Expectation("SweeperFunction", check_sweeper),
 }
 
 

@@ -42,7 +42,7 @@ def test_every_expectation_names_a_function_of_the_template() -> None:
     functions = {name for name, resource in template["Resources"].items()
                  if resource["Type"] == "AWS::Serverless::Function"}
     assert {expectation.function for expectation in EXPECTATIONS.values()} == functions
-    assert functions == {"ApiFunction", "WorkerFunction", "AuthorizerFunction"}
+    assert functions == {"ApiFunction", "WorkerFunction", "AuthorizerFunction", "SweeperFunction"}
 
 
 @pytest.mark.parametrize("url, seen_from_a_container", [
