@@ -41,7 +41,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     report = sweep(jobs, datetime.now(UTC), stall_seconds=settings.stall_bound_seconds,
                    submit_stall_seconds=settings.submit_stall_seconds)
     metrics.add_metric(name="StalledJobsClosed", unit=MetricUnit.Count, value=len(report.closed))
-    logger.info("swept", extra={"examined": report.examined, "closed": len(report.closed)})
+    # A sweep that found nothing idle says so only at debug level: it runs every few minutes.
+    log = logger.info if report.examined else logger.debug
+    log("swept", extra={"examined": report.examined, "closed": len(report.closed)})
     return {
         "examined": report.examined,
         "closed": [{"jobId": c.job_id, "status": c.status, "missing": c.missing} for c in report.closed],

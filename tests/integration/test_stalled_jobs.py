@@ -106,6 +106,7 @@ def test_a_job_whose_last_chunk_is_lost_is_closed_partial_with_the_missing_items
     assert (report["status"], report["succeeded"], report["failed"], report["total"]) == ("partial", 4, 1, 5)
     assert report["failureReason"].startswith("1 of 5 items never processed: no progress for 1 s")
     assert report["failureReason"].endswith("; 2 of 3 chunks counted, closed by the sweeper")
+    assert (report["errors"], report["errorsOmitted"]) == ([], 1)
     # The lost chunk turning up after all changes nothing: the job is closed and its counts add up.
     harness.sqs.send_message(QueueUrl=harness.queue_url, MessageBody=lost["Body"])
     harness.run_worker_until_idle()
