@@ -13,6 +13,8 @@
   that is polled to invoke NotifierFunction with each event, as EventBridge would (a failed
   invocation is retried as Lambda retries an asynchronous one). Callbacks are signed with
   CALLBACK_SIGNING_SECRET (a fixed local value unless set) and may go to CALLBACK_ALLOWED_HOSTS.
+- the schedule: SweeperFunction invoked with EventBridge's scheduled event every
+  LOCAL_SWEEP_SECONDS (10) instead of every SweepIntervalMinutes, so stalled jobs close here too.
 With LOCAL_REQUIRE_API_KEY=1 the template is deployed with RequireApiKey=true and the API wants
 a key as API Gateway would: the keys of LOCAL_API_KEYS (comma list; one is made up and printed on
 the `ready` line when it is empty) are created in moto's API Gateway, and each keyed route runs
@@ -33,8 +35,9 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -101,6 +104,8 @@ class StackSettings:
     # A reported failure comes back after the queue's visibility timeout in AWS (30 min here);
     # locally it is made visible again after this many seconds.
     redelivery_seconds: int = int(os.environ.get("LOCAL_REDELIVERY_SECONDS", "5"))
+    # The sweeper's schedule: every this many seconds instead of the template's minutes.
+    sweep_seconds: float = float(os.environ.get("LOCAL_SWEEP_SECONDS", "10"))
     # The template's RequireApiKey for this stack (off by default: the local API is open).
     require_api_key: bool = os.environ.get("LOCAL_REQUIRE_API_KEY", "") in ("1", "true")
     api_keys: list[str] = field(default_factory=lambda: [
@@ -370,6 +375,23 @@ def _model_endpoint(settings: StackSettings) -> Iterator[None]:
             process.wait()
 
 
+def scheduled_event(rule: str) -> dict[str, Any]:
+    """The event EventBridge hands a function on its schedule (`rule` names the rule)."""
+    return {
+        "version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.events",
+        "account": "123456789012", "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "region": "us-east-1", "resources": [f"arn:aws:events:us-east-1:123456789012:rule/{rule}"], "detail": {},
+    }
+
+
+def run_on_schedule(pool: FunctionPool, every_seconds: float, stop: threading.Event) -> None:
+    """Invoke `pool`'s function with a scheduled event every `every_seconds` until `stop` is set;
+    a failed invocation is logged by the pool and the schedule goes on, as EventBridge's would."""
+    while not stop.wait(every_seconds):
+        with suppress(FunctionError):
+            pool.invoke(scheduled_event(f"local-{pool.name}"), "schedule")
+
+
 @contextmanager
 def running_stack(settings: StackSettings) -> Iterator[DeployedStack]:
     """Everything up and answering inside the `with`; everything stopped after it."""
@@ -389,10 +411,20 @@ def running_stack(settings: StackSettings) -> Iterator[DeployedStack]:
                               function_environment(deployed, "WorkerFunction", settings),
                               timeout=float(_function_property(deployed, "WorkerFunction", "Timeout", 300)),
                               size=settings.worker_concurrency)
+        worker_timeout = float(_function_property(deployed, "WorkerFunction", "Timeout", 300))
+        # A chunk comes back after a failed delivery in LOCAL_REDELIVERY_SECONDS here, not the queue's
+        # visibility timeout: the sweeper's stall bound (deliveries x that) shrinks the same way.
+        sweeper = FunctionPool("SweeperFunction", ROOT / "functions" / "sweeper", "app.lambda_handler",
+                               {**function_environment(deployed, "SweeperFunction", settings),
+                                "QUEUE_VISIBILITY_SECONDS": str(int(worker_timeout) + settings.redelivery_seconds)},
+                               timeout=float(_function_property(deployed, "SweeperFunction", "Timeout", 120)),
+                               size=1)
         stack.callback(api.stop)
         stack.callback(worker.stop)
+        stack.callback(sweeper.stop)
         api.warm()
         worker.warm()
+        sweeper.warm()
 
         rest_api = api_of(deployed.template, "ApiFunction")
         auth = route_auth(deployed, rest_api) if rest_api else {}
@@ -441,6 +473,8 @@ def running_stack(settings: StackSettings) -> Iterator[DeployedStack]:
                 redelivery_seconds=settings.redelivery_seconds,
             )
             threading.Thread(target=rule_source.run_forever, args=(stop,), daemon=True, name="event-rule").start()
+        threading.Thread(target=run_on_schedule, args=(sweeper, settings.sweep_seconds, stop), daemon=True,
+                         name="schedule-sweeper").start()
 
         _wait_until("the API", lambda: httpx.get(f"http://127.0.0.1:{settings.api_port}/health",
                                                  timeout=5).status_code == 200)

@@ -23,7 +23,8 @@ SAM_PYTHON = ROOT / ".venv-sam" / "bin" / "python"
 TEMPLATE = load_template()
 RESOURCES = TEMPLATE["Resources"]
 FUNCTIONS = {"ApiFunction": "ApiRole", "WorkerFunction": "WorkerRole", "AuthorizerFunction": "AuthorizerRole",
-             "DeadLetterFunction": "DeadLetterRole", "NotifierFunction": "NotifierRole"}
+             "DeadLetterFunction": "DeadLetterRole", "NotifierFunction": "NotifierRole",
+             "SweeperFunction": "SweeperRole"}
 KEYED_PATHS = {"/vectorize": "post", "/jobs/{jobId}": "get", "/jobs/{jobId}/vectors": "get", "/": "post",
                "/models/{model+}": "post", "/pipeline/feature-extraction/{model+}": "post", "/embed": "post",
                "/v1/embeddings": "post"}
@@ -94,10 +95,21 @@ def test_the_api_only_sends_to_the_work_queue() -> None:
 
 def test_the_api_reads_tables_by_key_and_query_never_by_scan() -> None:
     jobs, vectors = {"Fn::GetAtt": ["JobsTable", "Arn"]}, {"Fn::GetAtt": ["VectorsTable", "Arn"]}
+    idempotency = {"Fn::GetAtt": ["IdempotencyTable", "Arn"]}
     assert grants("ApiRole", "dynamodb") == {
-        "dynamodb:GetItem": [jobs, vectors], "dynamodb:Query": [jobs, vectors],
-        "dynamodb:PutItem": [jobs], "dynamodb:UpdateItem": [jobs],
+        "dynamodb:GetItem": [jobs, vectors, idempotency], "dynamodb:Query": [jobs, vectors],
+        "dynamodb:PutItem": [jobs, idempotency], "dynamodb:UpdateItem": [jobs, idempotency],
+        "dynamodb:DeleteItem": [idempotency],
     }
+
+
+def test_the_sweeper_queries_only_the_open_jobs_index_and_updates_only_job_records() -> None:
+    assert grants("SweeperRole", "dynamodb") == {
+        "dynamodb:Query": [{"Fn::Sub": "${JobsTable.Arn}/index/OpenJobs"}],
+        "dynamodb:UpdateItem": [{"Fn::GetAtt": ["JobsTable", "Arn"]}],
+    }
+    services = {action.split(":")[0] for s in statements("SweeperRole") for action in _listed(s["Action"])}
+    assert services == {"logs", "xray", "dynamodb"}
 
 
 def test_the_worker_writes_vectors_and_job_records_and_never_scans() -> None:

@@ -18,6 +18,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.shared.json_encoder import Encoder
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from compat_routes import router as compat_router
+from idempotent_jobs import IDEMPOTENCY_HEADER, IdempotentSubmissions
 
 from vectorizer.api.answer_budget import LAMBDA_RESPONSE_LIMIT, expected_dimensions
 from vectorizer.api.inline import probe_dimensions, vectorize_inline
@@ -81,6 +82,7 @@ ERROR_DESCRIPTIONS = {
     401: "no Hugging Face token: neither the header nor a configured default",
     403: "endpointURL is not https or not on the allowed hosts",
     404: "no such job",
+    409: "a request with this Idempotency-Key is still being processed",
     413: "too many texts, or a text too long (the limit is in the message)",
     422: "the body does not fit the schema",
     502: "Hugging Face failed or refused the token (its own message included)",
@@ -106,11 +108,13 @@ def openapi_document():  # no annotation: a bare Response has no schema
 @app.post(
     "/vectorize", tags=["vectorize"], summary="Vectorize texts or Weaviate objects, inline or as a job",
     description="Up to the sync limit the vectors come back at once (200); more texts, or `mode: async`, "
-    "become a job (202 with `Location: /jobs/{jobId}`).",
+    "become a job (202 with `Location: /jobs/{jobId}`). With an `Idempotency-Key` header, a retry of a job's "
+    "submission with the same key and body gets the first answer and the same job (another body: 422 "
+    "`idempotency_key_reused`; the first still running: 409 `idempotency_key_in_progress`).",
     responses=answers(
         {200: ("the vectors, in input order", VectorizeResponse),
          202: ("a job was queued; follow its Location", JobAccepted)},
-        400, 401, 403, 413, 422, *HF_ERRORS,
+        400, 401, 403, 409, 413, 422, *HF_ERRORS,
     ),
 )
 def vectorize(request: Annotated[VectorizeRequest, Body()]) -> Response[VectorizeResponse | JobAccepted]:
@@ -135,15 +139,36 @@ def vectorize(request: Annotated[VectorizeRequest, Body()]) -> Response[Vectoriz
         )
         metrics.add_metric(name="InlineTexts", unit=MetricUnit.Count, value=count)
         return _json(200, answer.model_dump(mode="json", by_alias=True))
-    queued = submit_job(
-        services(), config=request.config, purpose=request.purpose, texts=request.texts,
-        ids=request.ids, token=token, token_is_callers=own, model=target.model, owner=caller(app.current_event),
-        callback_url=request.callback_url,
+    owner = caller(app.current_event)
+
+    def submit() -> dict:
+        queued = submit_job(
+            services(), config=request.config, purpose=request.purpose, texts=request.texts,
+            ids=request.ids, token=token, token_is_callers=own, model=target.model, owner=owner,
+            callback_url=request.callback_url,
+        )
+        accepted = JobAccepted(job_id=queued.job_id, total=queued.total, chunks=queued.chunks)
+        logger.info("job queued", extra={"job_id": accepted.job_id, "total": count, "chunks": accepted.chunks})
+        metrics.add_metric(name="JobsQueued", unit=MetricUnit.Count, value=1)
+        return accepted.model_dump(mode="json", by_alias=True)
+
+    key = app.current_event.headers.get(IDEMPOTENCY_HEADER)
+    body = submit() if key is None else idempotent_submissions().submit(
+        owner=owner, key=key, body=app.current_event.json_body, submit=submit, context=app.lambda_context,
     )
-    accepted = JobAccepted(job_id=queued.job_id, total=queued.total, chunks=queued.chunks)
-    logger.info("job queued", extra={"job_id": accepted.job_id, "total": count, "chunks": accepted.chunks})
-    metrics.add_metric(name="JobsQueued", unit=MetricUnit.Count, value=1)
-    return _json(202, accepted.model_dump(mode="json", by_alias=True), {"Location": f"/jobs/{accepted.job_id}"})
+    return _json(202, body, {"Location": f"/jobs/{body['jobId']}"})
+
+
+_submissions: tuple[object, IdempotentSubmissions] | None = None
+
+
+def idempotent_submissions() -> IdempotentSubmissions:
+    """This container's record of submissions by Idempotency-Key; it lives as long as `services()`."""
+    global _submissions
+    current = services()
+    if _submissions is None or _submissions[0] is not current:
+        _submissions = (current, IdempotentSubmissions(current))
+    return _submissions[1]
 
 
 def existing_job_id(job_id: str) -> str:

@@ -5,7 +5,9 @@ DynamoDB: a chunk counts once, with its fingerprint, counts and closer in its ma
 counted again only over the marker it read; a job closes once, when its
 chunks (else its total) are all counted, and an open-ended one restates its status after each
 chunk; `mark_failed` gives a job up (`failed` and `aborted`); `start` never reopens a finished
-job; item errors are keyed by index and vectors by (job, index), stored as float32. The same
+job; a job is open (in `open`, as in the sparse open-jobs index) from its creation or first
+start until it closes, and `close_stalled` closes it only if its `updated_at` did not move; item
+errors are keyed by index and vectors by (job, index), stored as float32. The same
 behaviour tests run against both (tests/vectorizer/jobs/test_store_contract.py), so they cannot
 drift apart. The queue, embedder, token and event fakes record what they were given, for assertions.
 """
@@ -55,6 +57,8 @@ class InMemoryJobStore:
         self.records: dict[str, JobRecord] = {}
         self.markers: dict[tuple[str, int], ChunkMarker] = {}
         self.errors: dict[tuple[str, int], ItemError] = {}
+        # The ids of the jobs that carry the open-jobs index attribute.
+        self.open: set[str] = set()
 
     def create(
         self, job_id: str, *, total: int, chunks: int, model: str, signing_key: str, owner: str | None = None,
@@ -67,8 +71,14 @@ class InMemoryJobStore:
         self.records[job_id] = JobRecord(
             job_id=job_id, status="queued", total=total, chunks=chunks, chunks_done=0, succeeded=0, failed=0,
             model=model, dimensions=None, created_at=stamp, updated_at=stamp, origin=API_ORIGIN,
-            signing_key=signing_key, owner=owner, callback_url=callback_url,
+            signing_key=signing_key, owner=owner, callback_url=callback_url, submitting=True,
         )
+        self.open.add(job_id)
+
+    def mark_submitted(self, job_id: str) -> None:
+        """Every chunk of the job is on the queue: no longer `submitting` (a missing job: nothing)."""
+        if job_id in self.records:
+            self.records[job_id].submitting = False
 
     def mark_failed(self, job_id: str, reason: str) -> None:
         """Give the job up: `failed` with the reason, and `aborted`."""
@@ -79,6 +89,8 @@ class InMemoryJobStore:
                 model=None, dimensions=None, created_at="", updated_at="",
             )
         job.status, job.updated_at, job.failure_reason, job.aborted = "failed", now_iso(), reason[:REASON_LIMIT], True
+        job.submitting = False
+        self.open.discard(job_id)
 
     def start(self, job_id: str, *, model: str, total: int | None, chunks: int | None) -> JobRecord:
         """Mark the job running (creating a producer's job on first sight); a finished one is only read."""
@@ -90,9 +102,11 @@ class InMemoryJobStore:
                 failed=0, model=model, dimensions=None, created_at=stamp, updated_at=stamp,
                 origin=PRODUCER_ORIGIN,
             )
+            self.open.add(job_id)
             return replace(job)
         if job.status not in ("queued", "running"):
             return replace(job)
+        self.open.add(job_id)
         job.status, job.updated_at = "running", stamp
         job.total = job.total if job.total is not None else total
         job.chunks = job.chunks if job.chunks is not None else chunks
@@ -168,7 +182,27 @@ class InMemoryJobStore:
         if job.open_ended and job.status == status:
             return status
         job.status, job.updated_at = status, now_iso()
+        self.open.discard(job_id)
         return status
+
+    def open_jobs_idle_since(self, cutoff: str) -> list[JobRecord]:
+        """The open jobs whose `updated_at` is before `cutoff`, as the index projects them."""
+        return [
+            replace(job, signing_key=None, owner=None, model=None, dimensions=None)
+            for job_id, job in sorted(self.records.items())
+            if job_id in self.open and job.updated_at < cutoff
+        ]
+
+    def close_stalled(self, job_id: str, *, seen_updated_at: str, status: str, missing: int, reason: str) -> bool:
+        """Close an open job whose `updated_at` is still `seen_updated_at`; False, untouched, otherwise."""
+        job = self.records.get(job_id)
+        if job is None or job.updated_at != seen_updated_at or job.status not in ("queued", "running"):
+            return False
+        job.status, job.failure_reason, job.aborted, job.submitting = status, reason[:REASON_LIMIT], True, False
+        job.failed += missing
+        job.updated_at = now_iso()
+        self.open.discard(job_id)
+        return True
 
     def get(self, job_id: str, *, max_errors: int) -> JobRecord:
         """The job as the API reads it (never its signing key), with up to `max_errors` errors."""

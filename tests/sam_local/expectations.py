@@ -282,6 +282,14 @@ def check_notifier_other_event(answer: Any, stack: SamLocal) -> None:
     assert answer == {"jobId": None, "callback": "none"}
 
 
+def check_sweeper(answer: Any, stack: SamLocal) -> None:
+    # The other events' jobs all end, so a sweep finds nothing stalled, unless something else
+    # left a job open on this stack: then each one it closes is failed or partial.
+    assert isinstance(answer, dict) and set(answer) == {"examined", "closed", "moved"}, answer
+    assert isinstance(answer["examined"], int) and answer["examined"] >= len(answer["closed"])
+    assert all(closed["status"] in ("failed", "partial") for closed in answer["closed"]), answer
+
+
 EXPECTATIONS: dict[str, Expectation] = {
     "api-health.json": Expectation("ApiFunction", check_health),
     "api-vectorize-bad-config.json": Expectation("ApiFunction", check_bad_config),
@@ -300,6 +308,7 @@ EXPECTATIONS: dict[str, Expectation] = {
     "dead-letter-chunk.json": Expectation("DeadLetterFunction", check_dead_letter_chunk),
     "notifier-job-ended.json": Expectation("NotifierFunction", check_notifier_job_ended, needs_job=True),
     "notifier-other-event.json": Expectation("NotifierFunction", check_notifier_other_event),
+    "sweeper-scheduled.json": Expectation("SweeperFunction", check_sweeper),
 }
 
 

@@ -27,6 +27,8 @@ def table_definition(resource: str) -> dict[str, Any]:
         "KeySchema": properties["KeySchema"],
         "AttributeDefinitions": properties["AttributeDefinitions"],
         "BillingMode": properties["BillingMode"],
+        **({"GlobalSecondaryIndexes": properties["GlobalSecondaryIndexes"]}
+           if "GlobalSecondaryIndexes" in properties else {}),
     }
 
 

@@ -42,7 +42,15 @@ TEMPLATE_PARAMETERS = {
 }
 
 
-@pytest.mark.parametrize("function", ["ApiFunction", "WorkerFunction"])
+# Parameters only one function reads, besides the shared ones above.
+OWN_PARAMETERS = {
+    "ApiFunction": {"IDEMPOTENCY_HOURS": "IdempotencyHours"},
+    "WorkerFunction": {},
+    "SweeperFunction": {"STALL_SECONDS": "StallSeconds", "SUBMIT_STALL_SECONDS": "SubmitStallSeconds"},
+}
+
+
+@pytest.mark.parametrize("function", list(OWN_PARAMETERS))
 def test_template_defaults_match_settings_defaults(function: str) -> None:
     # A deploy with default parameters and a run with no environment (tests, local tools) must
     # behave the same: each parameter's default, read as the function reads it, is the field's.
@@ -53,7 +61,7 @@ def test_template_defaults_match_settings_defaults(function: str) -> None:
         if isinstance(value, dict) and value.get("Ref") in template["Parameters"]
         and name in {field.alias for field in Settings.model_fields.values()}
     }
-    assert referenced == TEMPLATE_PARAMETERS
+    assert referenced == TEMPLATE_PARAMETERS | OWN_PARAMETERS[function]
     fields = {field.alias: name for name, field in Settings.model_fields.items()}
     defaults = Settings()
     for variable, parameter in referenced.items():
@@ -116,3 +124,9 @@ def test_hugging_face_error_flags() -> None:
     error = HuggingFaceError("m", status=429, code="hf_rate_limited", retryable=True, retry_after=2.0)
     assert (error.retryable, error.item_specific, error.retry_after) == (True, False, 2.0)
     assert HuggingFaceError("m").retryable is False
+
+
+def test_the_stall_bound_defaults_to_every_delivery_of_a_chunk_plus_a_margin() -> None:
+    assert settings_from({}).stall_bound_seconds == 1860 * 5 + 900
+    assert settings_from({"MAX_RECEIVE_COUNT": "8", "STALL_SECONDS": ""}).stall_bound_seconds == 1860 * 8 + 900
+    assert settings_from({"STALL_SECONDS": "600"}).stall_bound_seconds == 600

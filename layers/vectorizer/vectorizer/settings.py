@@ -60,6 +60,19 @@ class Settings(BaseModel):
     job_ttl_days: int = Field(7, ge=1, alias="JOB_TTL_DAYS")
     max_reported_errors: int = Field(1000, ge=0, alias="MAX_REPORTED_ERRORS")
 
+    # The sweeper: an open job without progress for this long is closed, its uncounted items
+    # reported missing. None: past the last delivery any chunk can get (the queue's visibility
+    # timeout x MAX_RECEIVE_COUNT) plus STALL_MARGIN_SECONDS.
+    stall_seconds: int | None = Field(None, ge=1, alias="STALL_SECONDS")
+    queue_visibility_seconds: int = Field(1860, ge=1, alias="QUEUE_VISIBILITY_SECONDS")
+    stall_margin_seconds: int = Field(900, ge=0, alias="STALL_MARGIN_SECONDS")
+    # A job the API never finished queueing (it died mid-submit) is closed sooner: well past the
+    # API's own 29 s timeout, nothing more will be sent for it.
+    submit_stall_seconds: int = Field(300, ge=1, alias="SUBMIT_STALL_SECONDS")
+    # POST /vectorize with an Idempotency-Key: the answers kept for retries, and for how long.
+    idempotency_table: str = Field("vectorizer-idempotency", alias="IDEMPOTENCY_TABLE")
+    idempotency_hours: int = Field(24, ge=1, le=168, alias="IDEMPOTENCY_HOURS")
+
     jobs_table: str = Field("vectorizer-jobs", alias="JOBS_TABLE")
     vectors_table: str = Field("vectorizer-vectors", alias="VECTORS_TABLE")
     work_queue_url: str = Field("", alias="WORK_QUEUE_URL")
@@ -100,9 +113,16 @@ class Settings(BaseModel):
             raise ValueError(f"DEFAULT_TOKEN_HOSTS takes exact hosts, not patterns: {', '.join(patterns)}")
         return value
 
+    @property
+    def stall_bound_seconds(self) -> int:
+        """Seconds without progress after which the sweeper closes an open job (see `stall_seconds`)."""
+        if self.stall_seconds is not None:
+            return self.stall_seconds
+        return self.queue_visibility_seconds * self.max_receive_count + self.stall_margin_seconds
+
     @field_validator(
         "default_token", "default_token_secret_arn", "callback_signing_secret", "callback_signing_secret_arn",
-        mode="before",
+        "stall_seconds", mode="before",
     )
     @classmethod
     def _blank_is_none(cls, value: object) -> object:

@@ -447,8 +447,40 @@ def test_a_queue_that_refuses_chunks_fails_the_job_and_answers_503_naming_it(dep
 # ------------------------------------------------------------------ the ports
 
 
+def test_a_submitted_job_is_no_longer_submitting_once_every_chunk_is_queued(deps: InMemoryServices) -> None:
+    [job_id] = {m.job_id for m in api_job(deps, ["a", "bb", "ccc"])}
+    assert (deps.jobs.records[job_id].submitting, job_id in deps.jobs.open) == (False, True)
+
+
+class Killed(BaseException):
+    """The API process dying mid-request: no `except Exception` sees it."""
+
+
+def test_an_api_killed_while_queueing_leaves_its_job_submitting_for_the_sweeper(deps: InMemoryServices) -> None:
+    sent = deps.queue.send
+
+    def die_after_first_batch(bodies: list[str]) -> None:
+        sent(bodies[:1])
+        raise Killed
+
+    deps.queue.send = die_after_first_batch  # type: ignore[method-assign]
+    with pytest.raises(Killed):
+        api_job(deps, ["a", "bb", "ccc"])
+    [job] = deps.jobs.records.values()
+    assert (job.status, job.submitting, job.aborted, job.job_id in deps.jobs.open) == ("queued", True, False, True)
+
+
+def test_a_job_the_queue_refused_is_neither_submitting_nor_open(deps: InMemoryServices) -> None:
+    deps.queue.accept = 1
+    with pytest.raises(VectorizerError):
+        api_job(deps, ["a", "bb", "ccc"])
+    [job] = deps.jobs.records.values()
+    assert (job.status, job.submitting, job.aborted, deps.jobs.open) == ("failed", False, True, set())
+
+
 PAIRS = [
     (ports.JobStorePort, JobStore, InMemoryJobStore),
+    (ports.StalledJobsPort, JobStore, InMemoryJobStore),
     (ports.VectorStorePort, VectorStore, InMemoryVectorStore),
     (ports.WorkQueuePort, ChunkQueue, InMemoryQueue),
     (ports.EmbedderPort, HuggingFaceClient, FakeEmbedder),

@@ -7,6 +7,7 @@ whatever the fakes do differently from the DynamoDB stores fails here, on one si
 from __future__ import annotations
 
 import struct
+import time
 from typing import Any
 
 import pytest
@@ -289,3 +290,80 @@ def test_stored_indexes_names_only_the_items_that_have_a_vector(vectors: Any) ->
     assert vectors.stored_indexes("job-1", list(range(200))) == {0, 2, 150}
     assert vectors.stored_indexes("job-1", [1, 3]) == set()
     assert vectors.stored_indexes("job-1", []) == set()
+
+
+# ------------------------------------------------------------------ open jobs and the sweeper's close
+
+LATER = "9999-12-31T23:59:59.999Z"  # every stamp is before it
+EARLIER = "2000-01-01T00:00:00.000Z"  # no stamp is before it
+
+
+def open_ids(jobs: Any, cutoff: str = LATER) -> list[str]:
+    return sorted(job.job_id for job in jobs.open_jobs_idle_since(cutoff))
+
+
+def test_a_created_job_is_open_and_submitting_until_its_chunks_are_all_queued(jobs: Any) -> None:
+    jobs.create("job-1", total=4, chunks=2, model="m", signing_key=KEY)
+    [seen] = jobs.open_jobs_idle_since(LATER)
+    assert (seen.job_id, seen.status, seen.total, seen.chunks, seen.submitting, seen.signing_key) == (
+        "job-1", "queued", 4, 2, True, None)
+    jobs.mark_submitted("job-1")
+    assert jobs.get("job-1", max_errors=0).submitting is False
+    assert [job.submitting for job in jobs.open_jobs_idle_since(LATER)] == [False]
+
+
+def test_only_open_jobs_idle_since_the_cutoff_are_listed(jobs: Any) -> None:
+    jobs.create("done", total=2, chunks=1, model="m", signing_key=KEY)
+    jobs.create("given-up", total=2, chunks=1, model="m", signing_key=KEY)
+    jobs.create("running", total=4, chunks=2, model="m", signing_key=KEY)
+    jobs.start("producer", model="m", total=5, chunks=None)
+    jobs.start("done", model="m", total=2, chunks=1)
+    jobs.count_chunk("done", 0, fingerprint=FP_A, succeeded=2, failed=0, dimensions=3)
+    assert jobs.finish_if_complete("done") == "succeeded"
+    jobs.mark_failed("given-up", "the work queue could not be reached")
+    jobs.start("running", model="m", total=4, chunks=2)
+    assert open_ids(jobs) == ["producer", "running"]
+    assert open_ids(jobs, EARLIER) == []
+
+
+def test_an_open_ended_job_leaves_the_open_jobs_once_its_status_is_set(jobs: Any) -> None:
+    jobs.start("ext", model="m", total=None, chunks=None)
+    assert open_ids(jobs) == ["ext"]
+    jobs.count_chunk("ext", 0, fingerprint=FP_A, succeeded=2, failed=0, dimensions=3)
+    assert jobs.finish_if_complete("ext") == "succeeded"
+    jobs.start("ext", model="m", total=None, chunks=None)
+    assert open_ids(jobs) == []
+
+
+def test_closing_a_stalled_job_counts_its_missing_items_failed_and_aborts_it(jobs: Any) -> None:
+    jobs.create("job-1", total=6, chunks=3, model="m", signing_key=KEY)
+    jobs.start("job-1", model="m", total=6, chunks=3)
+    jobs.count_chunk("job-1", 0, fingerprint=FP_A, succeeded=2, failed=0, dimensions=3)
+    [seen] = jobs.open_jobs_idle_since(LATER)
+    reason = "4 of 6 items never processed: no progress"
+    assert jobs.close_stalled("job-1", seen_updated_at=seen.updated_at, status="partial", missing=4, reason=reason)
+    job = jobs.get("job-1", max_errors=0)
+    assert counters(job) == ("partial", 6, 3, 1, 2, 4, 3)
+    assert (job.failure_reason, job.aborted, job.submitting) == (reason, True, False)
+    assert open_ids(jobs) == []
+    # A chunk arriving afterwards finds the job closed and aborted: it is skipped, the job stays as it is.
+    late = jobs.start("job-1", model="m", total=6, chunks=3)
+    assert (late.status, late.aborted) == ("partial", True)
+    assert open_ids(jobs) == []
+    # Closing it again changes nothing.
+    assert not jobs.close_stalled("job-1", seen_updated_at=job.updated_at, status="failed", missing=4, reason="x")
+    assert counters(jobs.get("job-1", max_errors=0)) == ("partial", 6, 3, 1, 2, 4, 3)
+
+
+def test_a_chunk_counted_after_the_sweeper_read_the_job_wins_over_its_close(jobs: Any) -> None:
+    jobs.create("job-1", total=4, chunks=2, model="m", signing_key=KEY)
+    jobs.start("job-1", model="m", total=4, chunks=2)
+    [seen] = jobs.open_jobs_idle_since(LATER)
+    # The stamps have millisecond precision: let the count land in a later one.
+    time.sleep(0.002)
+    jobs.count_chunk("job-1", 0, fingerprint=FP_A, succeeded=2, failed=0, dimensions=3)
+    assert not jobs.close_stalled("job-1", seen_updated_at=seen.updated_at, status="failed", missing=4, reason="x")
+    job = jobs.get("job-1", max_errors=0)
+    assert counters(job) == ("running", 4, 2, 1, 2, 0, 3)
+    assert (job.failure_reason, job.aborted) == (None, False)
+    assert open_ids(jobs) == ["job-1"]

@@ -15,6 +15,12 @@ One table, keyed by `jobId` and `sk`:
   transaction, so the chunk's items are never counted twice;
 - `sk = "error#000000001234"`: why item 1234 has no vector.
 
+Open jobs are findable without a scan: while a job is open (`queued` or `running`) its item
+carries `openShard`, the partition key of the sparse index `OPEN_JOBS_INDEX` (sort key
+`updatedAt`, which every start, count and close moves: it is the job's last progress). Closing a
+job (`finish_if_complete`, `mark_failed`, `close_stalled`) removes it, so the index only ever
+holds open jobs. An API job also carries `submitting` until all its chunks are on the queue.
+
 A job closes when its `chunks` are all counted, else (no chunk count) when `total` items are
 counted. A job with neither is never complete: after each chunk its status is set again from its
 counters, so it may move between `succeeded`, `partial` and `failed` as chunks arrive. A job
@@ -37,6 +43,11 @@ from vectorizer.jobs.timestamps import expiry, now_iso
 
 JOB_SK = "job"
 FINAL_STATUSES = ("succeeded", "failed", "partial")
+OPEN_STATUSES = ("queued", "running")
+# The sparse index of open jobs, and how many partitions its entries are spread over (a single
+# key value would make one hot partition of every job write).
+OPEN_JOBS_INDEX = "OpenJobs"
+OPEN_SHARDS = 4
 API_ORIGIN = "api"
 PRODUCER_ORIGIN = "producer"
 # Who counted a chunk, as its marker says.
@@ -57,6 +68,11 @@ def error_sk(index: int) -> str:
 def items_fingerprint(indexes: Iterable[int]) -> str:
     """What a chunk holds, as far as counting goes: the SHA-256 of its sorted item indexes."""
     return hashlib.sha256(",".join(str(i) for i in sorted(indexes)).encode("ascii")).hexdigest()
+
+
+def open_shard(job_id: str) -> str:
+    """Takes a job id; returns its partition of the open-jobs index, "0" to OPEN_SHARDS - 1."""
+    return str(int(hashlib.sha256(job_id.encode("utf-8")).hexdigest()[:8], 16) % OPEN_SHARDS)
 
 
 def job_not_found(job_id: str) -> JobNotFoundError:
@@ -115,6 +131,8 @@ class JobRecord:
     owner: str | None = None
     # Where the notifier POSTs the job's end (`jobs.callbacks`). Stored, never reported.
     callback_url: str | None = field(default=None, repr=False)
+    # The API had not yet queued all its chunks when this was read (it may have died meanwhile).
+    submitting: bool = False
 
     @property
     def from_api(self) -> bool:
@@ -166,6 +184,7 @@ def _record(item: dict[str, Any], *, with_signing_key: bool = False) -> JobRecor
         signing_key=_s(item, "signingKey") if with_signing_key else None,
         owner=_s(item, "owner"),
         callback_url=_s(item, "callbackUrl"),
+        submitting=bool(item.get("submitting", {}).get("BOOL")),
     )
 
 
@@ -179,8 +198,9 @@ class JobStore:
         self, job_id: str, *, total: int, chunks: int, model: str, signing_key: str, owner: str | None = None,
         callback_url: str | None = None,
     ) -> None:
-        """Record a job the API is about to queue: `queued`, origin `api`, with its signing key,
-        the caller that owns it (`vectorizer.api.ownership`) and the URL to call when it ends, if any.
+        """Record a job the API is about to queue: `queued`, origin `api`, with its signing key, the
+        caller that owns it (`vectorizer.api.ownership`) and the URL to call when it ends, if any;
+        open and `submitting` until `mark_submitted` says its chunks are all on the queue.
 
         Refused (ConditionalCheckFailedException) if the id is taken.
         """
@@ -196,16 +216,34 @@ class JobStore:
                 "origin": {"S": API_ORIGIN}, "signingKey": {"S": signing_key},
                 **({"owner": {"S": owner}} if owner is not None else {}),
                 **({"callbackUrl": {"S": callback_url}} if callback_url is not None else {}),
+                "openShard": {"S": open_shard(job_id)}, "submitting": {"BOOL": True},
             },
             ConditionExpression="attribute_not_exists(jobId)",
         )
+
+    def mark_submitted(self, job_id: str) -> None:
+        """Note that every chunk of the API job `job_id` is on the queue; returns nothing.
+
+        Only an existing job is touched (one closed meanwhile keeps its status).
+        """
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key={"jobId": {"S": job_id}, "sk": {"S": JOB_SK}},
+                UpdateExpression="REMOVE submitting",
+                ConditionExpression="attribute_exists(jobId)",
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
 
     def mark_failed(self, job_id: str, reason: str) -> None:
         """Give up on a job: `failed` with the reason, and `aborted`, so its queued chunks are skipped."""
         self._db.update_item(
             TableName=self._table,
             Key={"jobId": {"S": job_id}, "sk": {"S": JOB_SK}},
-            UpdateExpression="SET #s = :failed, updatedAt = :now, failureReason = :why, aborted = :yes",
+            UpdateExpression="SET #s = :failed, updatedAt = :now, failureReason = :why, aborted = :yes "
+            "REMOVE openShard, submitting",
             ExpressionAttributeNames={"#s": "status"},
             ExpressionAttributeValues={
                 ":failed": {"S": "failed"}, ":now": {"S": now_iso()}, ":why": {"S": reason[:1000]},
@@ -224,7 +262,7 @@ class JobStore:
         values: dict[str, Any] = {
             ":running": {"S": "running"}, ":queued": {"S": "queued"}, ":now": {"S": stamp},
             ":zero": {"N": "0"}, ":model": {"S": model}, ":ttl": {"N": str(expiry(self._ttl_days))},
-            ":producer": {"S": PRODUCER_ORIGIN},
+            ":producer": {"S": PRODUCER_ORIGIN}, ":shard": {"S": open_shard(job_id)},
         }
         # Every attribute goes through a placeholder: several (`total`, `ttl`, `status`) are
         # DynamoDB reserved words, and one rule for all is easier to read than a list of exceptions.
@@ -237,7 +275,7 @@ class JobStore:
             defaults["chunks"] = ":chunks"
             values[":chunks"] = {"N": str(chunks)}
         names = {"#s": "status", "#updatedAt": "updatedAt"} | {f"#{name}": name for name in defaults}
-        sets = ["#updatedAt = :now"] + [
+        sets = ["#updatedAt = :now", "openShard = :shard"] + [
             f"#{name} = if_not_exists(#{name}, {value})" for name, value in defaults.items()
         ]
         try:
@@ -415,7 +453,7 @@ class JobStore:
             self._db.update_item(
                 TableName=self._table,
                 Key={"jobId": {"S": job_id}, "sk": {"S": JOB_SK}},
-                UpdateExpression="SET #s = :final, updatedAt = :now",
+                UpdateExpression="SET #s = :final, updatedAt = :now REMOVE openShard",
                 ConditionExpression=condition,
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
@@ -425,6 +463,55 @@ class JobStore:
                 raise
             return None
         return status
+
+    def open_jobs_idle_since(self, cutoff: str) -> list[JobRecord]:
+        """Takes an `now_iso()` stamp; returns every open job whose last progress (`updatedAt`) is
+        older, read from the sparse open-jobs index (one query per shard, never a scan).
+
+        The records carry the counters, `status`, `submitting`, `origin` and timestamps (the
+        index projects those only: no signing key, no owner).
+        """
+        found: list[JobRecord] = []
+        for shard in range(OPEN_SHARDS):
+            query: dict[str, Any] = {
+                "TableName": self._table, "IndexName": OPEN_JOBS_INDEX,
+                "KeyConditionExpression": "openShard = :shard AND updatedAt < :cutoff",
+                "ExpressionAttributeValues": {":shard": {"S": str(shard)}, ":cutoff": {"S": cutoff}},
+            }
+            while True:
+                answer = self._db.query(**query)
+                found.extend(_record(item) for item in answer.get("Items", []))
+                if "LastEvaluatedKey" not in answer:
+                    break
+                query["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+        return found
+
+    def close_stalled(self, job_id: str, *, seen_updated_at: str, status: str, missing: int, reason: str) -> bool:
+        """Close a stalled open job: `status`, `missing` items added to `failed`, `reason` as its
+        `failureReason`, `aborted` (a chunk arriving later is skipped, so the counters never pass
+        the total) and out of the open-jobs index. Returns False, writing nothing, when the job
+        moved since it was read (`updatedAt` is no longer `seen_updated_at`: a chunk counted
+        meanwhile wins) or is closed already.
+        """
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key={"jobId": {"S": job_id}, "sk": {"S": JOB_SK}},
+                UpdateExpression="SET #s = :final, failureReason = :why, aborted = :yes, updatedAt = :now "
+                "ADD failed :missing REMOVE openShard, submitting",
+                ConditionExpression="updatedAt = :seen AND #s IN (:queued, :running)",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={
+                    ":final": {"S": status}, ":why": {"S": reason[:1000]}, ":yes": {"BOOL": True},
+                    ":now": {"S": now_iso()}, ":missing": {"N": str(missing)}, ":seen": {"S": seen_updated_at},
+                    ":queued": {"S": "queued"}, ":running": {"S": "running"},
+                },
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
 
     def _get_item(self, job_id: str, *, with_signing_key: bool = False) -> JobRecord | None:
         answer = self._db.get_item(

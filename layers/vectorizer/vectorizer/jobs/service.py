@@ -151,7 +151,9 @@ def submit_job(
 ) -> QueuedJob:
     """Record the job, then queue its chunks, each signed with the job's key; returns the job queued.
 
-    A caller's own token is sealed (under the job id), never plain; the default token is not
+    The job is recorded `submitting` until every chunk is on the queue: if this process dies
+    in between, the sweeper (`jobs.sweeper`) soon closes it as failed, saying why. A caller's own
+    token is sealed (under the job id), never plain; the default token is not
     sent at all. Raises a 503 `queue_unavailable` naming the job, which is marked failed, when
     the queue does not take every chunk.
 
@@ -202,6 +204,12 @@ def submit_job(
             "submit the texts again later",
             status=503, code="queue_unavailable",
         ) from error
+    try:
+        services.jobs.mark_submitted(job_id)
+    except Exception:
+        # Every chunk is queued and the caller gets its job; only the sweeper's quicker bound for
+        # jobs still submitting may now close it early, if none of its chunks is counted in time.
+        logger.exception("could not note that job %s has all its chunks queued", job_id)
     return QueuedJob(job_id=job_id, total=len(items), chunks=len(planned))
 
 
