@@ -12,6 +12,9 @@ With LOCAL_REQUIRE_API_KEY=1 the template is deployed with RequireApiKey=true an
 a key as API Gateway would: the keys of LOCAL_API_KEYS (comma list; one is made up and printed on
 the `ready` line when it is empty) are created in moto's API Gateway, and each keyed route runs
 the template's authorizer function first (403 `{"message": "Forbidden"}` for a missing or unknown key).
+For fault-injection runs (`benchmarks/reliability`): LOCAL_FUNCTION_ENV, a JSON object, is added
+to every function's environment (HF_TIMEOUT_SECONDS, CHUNK_SIZE, LOCAL_FAULTS_FILE: see
+`local.faults`), and LOCAL_WORKER_TIMEOUT_SECONDS replaces the worker's Timeout.
 Each function runs in processes of its own with the environment the template gives it. The
 servers the SAM-local containers must reach also listen on the docker0 address when it exists.
 """
@@ -90,6 +93,11 @@ class StackSettings:
     require_api_key: bool = os.environ.get("LOCAL_REQUIRE_API_KEY", "") in ("1", "true")
     api_keys: list[str] = field(default_factory=lambda: [
         key.strip() for key in os.environ.get("LOCAL_API_KEYS", "").split(",") if key.strip()])
+    # Fault-injection runs only: more environment for every function, and a shorter worker timeout.
+    function_env: dict[str, str] = field(default_factory=lambda: {
+        name: str(value) for name, value in json.loads(os.environ.get("LOCAL_FUNCTION_ENV") or "{}").items()})
+    worker_timeout: float | None = float(os.environ["LOCAL_WORKER_TIMEOUT_SECONDS"]) \
+        if os.environ.get("LOCAL_WORKER_TIMEOUT_SECONDS") else None
 
     @property
     def hosts(self) -> list[str]:
@@ -157,6 +165,7 @@ def function_environment(stack: DeployedStack, function: str, settings: StackSet
         "POWERTOOLS_DEV": os.environ.get("POWERTOOLS_DEV", "0"),
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
     })
+    env.update(settings.function_env)
     if not settings.hf_base_url:
         # The local endpoint serves one model: make it the default for routes that name none
         # (`POST /`, `/embed`, `/v1/embeddings` without a model).
@@ -299,7 +308,8 @@ def running_stack(settings: StackSettings) -> Iterator[DeployedStack]:
                            size=settings.api_concurrency)
         worker = FunctionPool("WorkerFunction", ROOT / "functions" / "worker", "app.lambda_handler",
                               function_environment(deployed, "WorkerFunction", settings),
-                              timeout=float(_function_property(deployed, "WorkerFunction", "Timeout", 300)),
+                              timeout=settings.worker_timeout
+                              or float(_function_property(deployed, "WorkerFunction", "Timeout", 300)),
                               size=settings.worker_concurrency)
         stack.callback(api.stop)
         stack.callback(worker.stop)
