@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from local.faults import FaultRule
 from tests.fakes.fake_hf_server import Faults
 
+# How many times boto3 sends one call in the functions (`vectorizer.services.AWS_CONFIG`: 5 retries):
+# a fault must fire this often in a row to reach the service's own code.
+AWS_ATTEMPTS = 6
 WORKER = "WorkerFunction"
 API = "ApiFunction"
 
@@ -58,13 +61,14 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("ddb-throttled-transaction", "40% of the worker's counting transactions are throttled",
              aws=(_rule("throttle-transaction", WORKER, "dynamodb.TransactWriteItems", "error", rate=0.4,
                         status=400, code="ThrottlingException"),)),
-    Scenario("kms-failing", "50% of the worker's KMS Decrypt calls and 2 of the API's Encrypt calls fail (500)",
+    Scenario("kms-failing", "50% of the worker's KMS Decrypt calls fail (500), and the API's Encrypt for one "
+             "submit, retries included",
              aws=(_rule("decrypt", WORKER, "kms.Decrypt", "error", rate=0.5, status=500,
                         code="KMSInternalException"),
-                  _rule("encrypt", API, "kms.Encrypt", "error", budget=2, status=500,
+                  _rule("encrypt", API, "kms.Encrypt", "error", budget=AWS_ATTEMPTS, status=500,
                         code="KMSInternalException"))),
     Scenario("queue-fails-mid-submit", "the second SendMessageBatch of a submit fails (503), retries included",
-             aws=(_rule("queue-down", API, "sqs.SendMessageBatch", "error", after=1, budget=5, status=503,
+             aws=(_rule("queue-down", API, "sqs.SendMessageBatch", "error", after=1, budget=AWS_ATTEMPTS, status=503,
                         code="ServiceUnavailable"),)),
     Scenario("worker-killed-mid-chunk", "the worker process dies during 3 of its vector writes",
              aws=(_rule("kill-worker", WORKER, "dynamodb.BatchWriteItem", "exit", rate=0.2, budget=3,

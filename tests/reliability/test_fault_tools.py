@@ -77,7 +77,7 @@ def test_an_injected_error_reaches_the_caller_as_the_aws_error_it_names(tmp_path
     _plan(path, code="ThrottlingException", status=400, message="slow down")
     client = boto3.client("dynamodb", endpoint_url="http://127.0.0.1:9", region_name="us-east-1",
                           aws_access_key_id="x", aws_secret_access_key="x",
-                          config=Config(retries={"mode": "standard", "max_attempts": 1}))
+                          config=Config(retries={"mode": "standard", "total_max_attempts": 1}))
     client.meta.events.register("before-send", FaultInjector(path, "*").before_send)
     with pytest.raises(ClientError) as raised:
         client.put_item(TableName="t", Item={"k": {"S": "v"}})
