@@ -134,8 +134,11 @@ class FakeHuggingFace:
                 for name, value in {**headers, "Content-Type": "application/json"}.items():
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):  # the client gave up first
+                    self.close_connection = True
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
@@ -232,8 +235,8 @@ class FakeHuggingFace:
             if fault == "reset":
                 return 599, RESET, {}
             if fault == "hang":
-                time.sleep(f.hang_seconds)  # the client has given up by now; answer to no one
-                break
+                time.sleep(f.hang_seconds)  # the client has given up by now: close without an answer
+                return 599, RESET, {}
             if fault == "malformed":
                 return 200, RawBody(b'[[0.1, 0.2], [0.3'), {}
             vectors = [expected_vector(t, f.dimensions) for t in texts]
