@@ -12,7 +12,7 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: install test lint unit validate build local demo sam-local docs clean
+.PHONY: install test lint unit validate build local demo sam-local docs reliability clean
 
 install: $(STAMP)
 
@@ -63,6 +63,13 @@ local: $(STAMP)
 ## DEMO_LIMIT=N vectorizes only the first N texts. The layer is on the path: the job client reads the API's models.
 demo: $(STAMP)
 	PYTHONPATH=layers/vectorizer $(PY) -m demo.run_demo
+
+## Every fault (HF, DynamoDB, KMS, SQS, killed and timed-out functions, duplicates) through the local stack
+## against the fake HF endpoint, counted from the stores; then 50 inline requests and 20 jobs at once.
+## Writes docs/RELIABILITY.md and prints its table; non-zero if anything is duplicated, lost or left open.
+## Its fast part (three faults, small jobs) is tests/reliability, in `make test`.
+reliability: $(STAMP)
+	PYTHONPATH=layers/vectorizer $(PY) -m benchmarks.reliability
 
 ## docs/openapi.json and docs/queue-message.schema.json, regenerated from the code (tests keep them current).
 docs: $(STAMP)

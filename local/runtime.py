@@ -17,6 +17,7 @@ import sys
 import traceback
 from pathlib import Path
 
+from local.faults import install_from_environment
 from local.lambda_context import LocalContext
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,6 +29,7 @@ def serve(function_dir: str, handler_path: str) -> None:
     # Everything the function prints (Powertools logs to stdout) goes to stderr instead.
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     sys.path[:0] = [str(Path(function_dir).resolve()), str(LAYER_PATH)]
+    install_from_environment()  # LOCAL_FAULTS_FILE: before the handler's module makes its clients
     module_name, _, function_name = handler_path.rpartition(".")
     handler = getattr(importlib.import_module(module_name), function_name)
     name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", Path(function_dir).name)

@@ -19,6 +19,9 @@ With LOCAL_REQUIRE_API_KEY=1 the template is deployed with RequireApiKey=true an
 a key as API Gateway would: the keys of LOCAL_API_KEYS (comma list; one is made up and printed on
 the `ready` line when it is empty) are created in moto's API Gateway, and each keyed route runs
 the template's authorizer function first (403 `{"message": "Forbidden"}` for a missing or unknown key).
+For fault-injection runs (`benchmarks/reliability`): LOCAL_FUNCTION_ENV, a JSON object, is added
+to every function's environment (HF_TIMEOUT_SECONDS, CHUNK_SIZE, LOCAL_FAULTS_FILE: see
+`local.faults`), and LOCAL_WORKER_TIMEOUT_SECONDS replaces the worker's Timeout.
 Each function runs in processes of its own with the environment the template gives it. The
 servers the SAM-local containers must reach also listen on the docker0 address when it exists.
 """
@@ -44,6 +47,7 @@ from typing import Any
 
 import boto3
 import httpx
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from moto.server import ThreadedMotoServer
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
@@ -113,6 +117,11 @@ class StackSettings:
     # Job callbacks: where they may go (the template's default: nowhere) and their signing key.
     callback_allowed_hosts: str = os.environ.get("CALLBACK_ALLOWED_HOSTS", "")
     callback_secret: str = os.environ.get("CALLBACK_SIGNING_SECRET") or LOCAL_CALLBACK_SECRET
+    # Fault-injection runs only: more environment for every function, and a shorter worker timeout.
+    function_env: dict[str, str] = field(default_factory=lambda: {
+        name: str(value) for name, value in json.loads(os.environ.get("LOCAL_FUNCTION_ENV") or "{}").items()})
+    worker_timeout: float | None = float(os.environ["LOCAL_WORKER_TIMEOUT_SECONDS"]) \
+        if os.environ.get("LOCAL_WORKER_TIMEOUT_SECONDS") else None
 
     @property
     def hosts(self) -> list[str]:
@@ -185,6 +194,7 @@ def function_environment(stack: DeployedStack, function: str, settings: StackSet
     if function == "NotifierFunction":
         # Deployed, the key is a generated secret (CALLBACK_SIGNING_SECRET_ARN); locally, the value.
         env["CALLBACK_SIGNING_SECRET"] = settings.callback_secret
+    env.update(settings.function_env)
     if not settings.hf_base_url:
         # The local endpoint serves one model: make it the default for routes that name none
         # (`POST /`, `/embed`, `/v1/embeddings` without a model).
@@ -339,9 +349,36 @@ def _thread_server(server: Any) -> Iterator[None]:
         server.server_close()
 
 
+# moto's TransactWriteItems snapshots the tables it touches and, when the transaction is cancelled
+# (a condition fails, as for a chunk counted already), puts the snapshots back: whatever another
+# request wrote to those tables meanwhile is lost, which DynamoDB never does. One DynamoDB request
+# at a time (on every address moto listens on: they share one backend) keeps writes from vanishing.
+DYNAMODB_LOCK = threading.Lock()
+
+
+def one_dynamodb_request_at_a_time(app: Any) -> Any:
+    """Wrap a WSGI app so that DynamoDB requests (X-Amz-Target DynamoDB_*) run one at a time."""
+    def serialized(environ: dict[str, Any], start_response: Any) -> Any:
+        if not environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
+            return app(environ, start_response)
+        with DYNAMODB_LOCK:
+            return list(app(environ, start_response))
+    return serialized
+
+
+class SerializedMotoServer(ThreadedMotoServer):
+    """moto server whose DynamoDB requests run one at a time (see DYNAMODB_LOCK)."""
+
+    def _server_entry(self) -> None:
+        app = one_dynamodb_request_at_a_time(DomainDispatcherApplication(create_backend_app))
+        self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
+        self._server_ready_event.set()
+        self._server.serve_forever()
+
+
 @contextmanager
 def _moto(settings: StackSettings) -> Iterator[None]:
-    servers = [ThreadedMotoServer(ip_address=host, port=settings.moto_port, verbose=False) for host in settings.hosts]
+    servers = [SerializedMotoServer(ip_address=host, port=settings.moto_port, verbose=False) for host in settings.hosts]
     for server in servers:
         server.start()
     try:
@@ -409,7 +446,8 @@ def running_stack(settings: StackSettings) -> Iterator[DeployedStack]:
                            size=settings.api_concurrency)
         worker = FunctionPool("WorkerFunction", ROOT / "functions" / "worker", "app.lambda_handler",
                               function_environment(deployed, "WorkerFunction", settings),
-                              timeout=float(_function_property(deployed, "WorkerFunction", "Timeout", 300)),
+                              timeout=settings.worker_timeout
+                              or float(_function_property(deployed, "WorkerFunction", "Timeout", 300)),
                               size=settings.worker_concurrency)
         worker_timeout = float(_function_property(deployed, "WorkerFunction", "Timeout", 300))
         # A chunk comes back after a failed delivery in LOCAL_REDELIVERY_SECONDS here, not the queue's
