@@ -7,7 +7,7 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, EndpointConnectionError
 
 from vectorizer.credentials import MAX_TOKEN_CHARS, DefaultToken, TokenSealer, choose_token, token_from_secret
 from vectorizer.errors import MissingTokenError, VectorizerError
@@ -299,3 +299,22 @@ def test_seal_passes_key_plaintext_and_context_to_kms() -> None:
         {"KeyId": "alias/stack/hf-token", "Plaintext": TOKEN.encode(), "EncryptionContext": context},
         {"CiphertextBlob": b"\x01\x02\xff", "EncryptionContext": context},
     ]
+
+
+@pytest.mark.parametrize("failure", [
+    ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "Encrypt"),
+    ClientError({"Error": {"Code": "KMSInternalException", "Message": "internal"}}, "Encrypt"),
+    EndpointConnectionError(endpoint_url="https://kms.us-east-1.amazonaws.com"),
+], ids=["throttled", "kms-internal", "unreachable"])
+def test_kms_failing_to_seal_is_a_503_to_try_again_never_a_500(failure: Exception) -> None:
+    class FailingKms:
+        def encrypt(self, **_: Any) -> dict:
+            raise failure
+
+    with pytest.raises(VectorizerError) as raised:
+        TokenSealer(FailingKms(), "key-arn", stack=STACK).seal(TOKEN, "job-1")
+    assert (raised.value.status, raised.value.code) == (503, "token_sealing_unavailable")
+    assert raised.value.message == (
+        "the caller's token could not be sealed for the queue (KMS is not answering); submit the texts again later"
+    )
+    assert TOKEN not in raised.value.message

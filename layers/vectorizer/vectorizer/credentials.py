@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from vectorizer.config import default_token_may_go_to
 from vectorizer.errors import MissingTokenError, VectorizerError
@@ -148,15 +148,24 @@ class TokenSealer:
         return {"jobId": job_id, "stack": self._stack, "purpose": SEAL_PURPOSE}
 
     def seal(self, token: str, job_id: str) -> str:
-        """The token encrypted under this stack's key and `context(job_id)`, as base64 text."""
+        """The token encrypted under this stack's key and `context(job_id)`, as base64 text; a 503
+        `token_sealing_unavailable` when KMS does not answer."""
         if not self._key_id:
             raise VectorizerError(
                 "this deployment cannot queue a caller's token: TOKEN_KEY_ID is not set",
                 status=500, code="token_key_missing",
             )
-        answer = self._kms.encrypt(
-            KeyId=self._key_id, Plaintext=token.encode("utf-8"), EncryptionContext=self.context(job_id)
-        )
+        try:
+            answer = self._kms.encrypt(
+                KeyId=self._key_id, Plaintext=token.encode("utf-8"), EncryptionContext=self.context(job_id)
+            )
+        except (ClientError, BotoCoreError):
+            # KMS throttled or down (boto3 already retried): the caller may simply submit again.
+            raise VectorizerError(
+                "the caller's token could not be sealed for the queue (KMS is not answering); "
+                "submit the texts again later",
+                status=503, code="token_sealing_unavailable",
+            ) from None
         return base64.b64encode(answer["CiphertextBlob"]).decode("ascii")
 
     def unseal(self, sealed: str, job_id: str) -> str:
