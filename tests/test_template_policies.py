@@ -107,9 +107,11 @@ def test_the_sweeper_queries_only_the_open_jobs_index_and_updates_only_job_recor
     assert grants("SweeperRole", "dynamodb") == {
         "dynamodb:Query": [{"Fn::Sub": "${JobsTable.Arn}/index/OpenJobs"}],
         "dynamodb:UpdateItem": [{"Fn::GetAtt": ["JobsTable", "Arn"]}],
+        "dynamodb:GetItem": [{"Fn::GetAtt": ["JobsTable", "Arn"]}],
     }
+    assert grants("SweeperRole", "events") == {"events:PutEvents": [{"Fn::GetAtt": ["JobEventBus", "Arn"]}]}
     services = {action.split(":")[0] for s in statements("SweeperRole") for action in _listed(s["Action"])}
-    assert services == {"logs", "xray", "dynamodb"}
+    assert services == {"logs", "xray", "dynamodb", "events"}
 
 
 def test_the_worker_writes_vectors_and_job_records_and_never_scans() -> None:
