@@ -41,8 +41,12 @@ RUN_SETTINGS = {
     "HF_BACKOFF_BASE_SECONDS": "0.05",
     "HF_BACKOFF_CAP_SECONDS": "2",
     "CHUNK_SIZE": "50",
+    # The sweeper's bounds, shortened as the redelivery delay is: a job whose API died mid-submit
+    # closes after 5 s without progress, any other after 120 s (longer than a chunk's 5 deliveries here).
+    "SUBMIT_STALL_SECONDS": "5",
+    "STALL_SECONDS": "120",
 }
-STACK_SETTINGS = {"LOCAL_REDELIVERY_SECONDS": "1", "LOCAL_WORKER_TIMEOUT_SECONDS": "40"}
+STACK_SETTINGS = {"LOCAL_REDELIVERY_SECONDS": "1", "LOCAL_WORKER_TIMEOUT_SECONDS": "40", "LOCAL_SWEEP_SECONDS": "2"}
 SUBMIT_ATTEMPTS = 4
 
 
