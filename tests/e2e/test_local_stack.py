@@ -118,9 +118,10 @@ def test_killing_the_stack_leaves_no_process_behind() -> None:
         # The launcher's own reading: the stack's stdout drained, `ready` awaited with a deadline.
         StackOutput(stack).ready(timeout=READY_TIMEOUT)
         children = descendants(stack.pid)
-        # the model endpoint, and one process per function slot (2 for each function by default)
+        # the model endpoint, and one process per function slot: 2 each for the API and the worker,
+        # 1 each for the dead-letter consumer, the notifier and the sweeper
         kinds = sorted(command_line(pid).split(" -m ")[-1].split(" ")[0] for pid in children)
-        assert kinds == ["local.model_server"] + ["local.runtime"] * 4
+        assert kinds == ["local.model_server"] + ["local.runtime"] * 7
         stack.send_signal(signal.SIGKILL)  # no chance to clean up: the children must notice alone
         stack.wait()
         deadline = time.monotonic() + 30
