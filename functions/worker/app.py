@@ -181,13 +181,20 @@ def _handle(record: SQSRecord, deadline: float) -> None:
             extra={"job_id": report.job_id, "chunk": report.chunk, "reason": report.reason, "delivery": deliveries},
         )
         metrics.add_metric(name="ChunksFailed", unit=MetricUnit.Count, value=1)
+    times = report.times
     logger.info(
         "chunk done",
         extra={"job_id": report.job_id, "chunk": report.chunk, "succeeded": report.succeeded,
-               "failed": report.failed, "duplicate": report.duplicate, "job_status": report.job_status},
+               "failed": report.failed, "duplicate": report.duplicate, "job_status": report.job_status,
+               "hf_seconds": round(times.hf_seconds, 3), "dynamo_seconds": round(times.dynamo_seconds, 3),
+               "cpu_seconds": round(times.cpu_seconds, 3), "total_seconds": round(times.total_seconds, 3)},
     )
     metrics.add_metric(name="VectorsStored", unit=MetricUnit.Count, value=report.succeeded)
     metrics.add_metric(name="ItemsFailed", unit=MetricUnit.Count, value=report.failed)
+    # Where a chunk's time goes, so a slow job says whether HF, DynamoDB or the worker held it up.
+    metrics.add_metric(name="ChunkHfSeconds", unit=MetricUnit.Seconds, value=times.hf_seconds)
+    metrics.add_metric(name="ChunkDynamoSeconds", unit=MetricUnit.Seconds, value=times.dynamo_seconds)
+    metrics.add_metric(name="ChunkCpuSeconds", unit=MetricUnit.Seconds, value=times.cpu_seconds)
 
 
 @logger.inject_lambda_context(log_event=False)

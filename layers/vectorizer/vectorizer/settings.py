@@ -35,6 +35,10 @@ class Settings(BaseModel):
 
     # Hugging Face request shaping: how many texts per HTTP request, how many requests at once.
     hf_batch_size: int = Field(32, ge=1, le=1024, alias="HF_BATCH_SIZE")
+    # ...and how many characters of text per request at most, as TEI bounds its batches by tokens:
+    # a request of long texts is cut short so it does not time out as one. A longer text alone
+    # still goes, in a request of its own.
+    hf_batch_chars: int = Field(32_000, ge=1, alias="HF_BATCH_CHARS")
     hf_concurrency: int = Field(8, ge=1, le=256, alias="HF_CONCURRENCY")
     hf_timeout_seconds: float = Field(25.0, gt=0, alias="HF_TIMEOUT_SECONDS")
     hf_max_attempts: int = Field(6, ge=1, le=20, alias="HF_MAX_ATTEMPTS")

@@ -255,6 +255,41 @@ def test_batches_hold_at_most_hf_batch_size_contiguous_inputs() -> None:
     assert run.outcome.dimensions == 3
 
 
+def long_text(n: int, chars: int) -> str:
+    """`text-<n>` padded at the front to exactly `chars` characters, so the fake still knows its vector."""
+    tail = f"-{n}"
+    return "x" * (chars - len(tail)) + tail
+
+
+def test_long_texts_are_batched_within_hf_batch_chars() -> None:
+    # Budget 1,000 characters: 300+300+300 fit, a 4th 300 would make 1,200; 10-char texts fill up.
+    inputs = [long_text(0, 300), long_text(1, 300), long_text(2, 300), long_text(3, 300),
+              long_text(4, 10), long_text(5, 10), long_text(6, 900), long_text(7, 10), long_text(8, 10)]
+    fake = FakeHF()
+    run = embed(fake, inputs, s=settings(HF_BATCH_SIZE="4", HF_BATCH_CHARS="1000"))
+    sizes = sorted([len(t) for t in batch] for batch in fake.input_batches)
+    assert sizes == sorted([[300, 300, 300], [300, 10, 10], [900, 10, 10]])
+    assert sorted(fake.input_batches) == sorted([inputs[0:3], inputs[3:6], inputs[6:9]])
+    assert run.outcome.vectors == [vector_for(t) for t in inputs]
+
+
+def test_a_text_over_hf_batch_chars_alone_gets_a_request_of_its_own() -> None:
+    inputs = [long_text(0, 10), long_text(1, 2500), long_text(2, 10), long_text(3, 10)]
+    fake = FakeHF()
+    run = embed(fake, inputs, s=settings(HF_BATCH_SIZE="32", HF_BATCH_CHARS="1000"))
+    assert sorted(fake.input_batches) == sorted([inputs[0:1], inputs[1:2], inputs[2:4]])
+    assert run.outcome.vectors == [vector_for(t) for t in inputs]
+    assert run.outcome.errors == {}
+
+
+def test_hf_batch_chars_defaults_to_32_texts_of_1000_characters() -> None:
+    assert settings().hf_batch_chars == 32_000
+    inputs = [long_text(i, 1000) for i in range(33)] + [long_text(33, 1)]
+    fake = FakeHF()
+    embed(fake, inputs, s=settings(HF_BATCH_SIZE="64"))
+    assert sorted(fake.input_batches) == sorted([inputs[0:32], inputs[32:34]])
+
+
 def test_results_are_in_input_order_when_batches_finish_out_of_order() -> None:
     # Earlier batches stay in flight longer, so they finish last.
     fake = FakeHF(yields=lambda batch: 50 - int(batch[0].rsplit("-", 1)[1]))

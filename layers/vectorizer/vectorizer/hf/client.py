@@ -1,7 +1,8 @@
 """The Hugging Face feature-extraction client: batching, concurrency, retries, error isolation.
 
-Inputs go out in requests of at most `hf_batch_size` texts, up to `hf_concurrency` requests at
-once over one pooled `httpx.AsyncClient`, and come back in input order. A request HF refuses
+Inputs go out in requests of at most `hf_batch_size` texts and `hf_batch_chars` characters
+(a longer text alone gets a request of its own), up to `hf_concurrency` requests at once over
+one pooled `httpx.AsyncClient`, and come back in input order. A request HF refuses
 because of its inputs (400/413/422) is split in halves until the one input at fault is found,
 so a bad text never takes its neighbours down with it. Anything else that fails is retried per
 `RetryPolicy` and, once retries run out, reported for each input of that request.
@@ -23,6 +24,7 @@ from vectorizer.config import Target
 from vectorizer.errors import HuggingFaceError
 from vectorizer.hf.response import classify_failure, decode_json, parse_embeddings
 from vectorizer.hf.retry import RetryPolicy
+from vectorizer.packing import pack
 from vectorizer.settings import Settings
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -148,13 +150,20 @@ class HuggingFaceClient:
     ) -> EmbedOutcome:
         """Vectorize `texts` before `deadline` (a `time.monotonic()` value).
 
+        Takes the target, the texts, the token (or None) and the deadline. Inputs go out in
+        contiguous requests bounded by `hf_batch_size` texts and `hf_batch_chars` characters.
         Returns one entry per input, in input order: its vector, or its error. Every vector has
         the same width; inputs HF answered with another width than most get an error instead.
         """
         outcome = EmbedOutcome(vectors=[None] * len(texts))
-        size = self._settings.hf_batch_size
         gate = asyncio.Semaphore(self._settings.hf_concurrency)
-        batches = [list(range(start, min(start + size, len(texts)))) for start in range(0, len(texts), size)]
+        # Characters stand in for tokens: a request of long texts takes longer, and all of it
+        # times out at once, so long texts travel in smaller requests.
+        batches = pack(
+            [len(text) for text in texts],
+            max_count=self._settings.hf_batch_size,
+            max_bytes=self._settings.hf_batch_chars,
+        )
         await asyncio.gather(
             *(self._embed_batch(target, texts, batch, token, deadline, gate, outcome) for batch in batches)
         )

@@ -49,6 +49,7 @@ from vectorizer.jobs.job_store import (
 from vectorizer.jobs.message import ChunkItem, ChunkMessage, envelope_size, plan_chunks, signature_matches, signed
 from vectorizer.jobs.notifications import notify_if_ended
 from vectorizer.jobs.ports import JobDependencies
+from vectorizer.jobs.stage_clock import DYNAMO, HF, StageClock, StageTimes, timed
 from vectorizer.jobs.vector_store import StoredVector
 
 logger = logging.getLogger(__name__)
@@ -108,6 +109,9 @@ class ChunkReport:
     skipped: bool = False
     # Why the whole chunk failed, when it did (no retry could help, or this was its last delivery).
     reason: str | None = None
+    # Where the chunk's time went (HF, DynamoDB, own CPU), for the worker's log line and metrics.
+    # A measurement, not an outcome: two reports of the same work are equal whatever it took.
+    times: StageTimes = field(default_factory=StageTimes, compare=False)
 
 
 @dataclass
@@ -321,10 +325,27 @@ def _reason(error: Exception, token: str | None, *, prefix: bool = True) -> str:
     return redact(text, token)[:1000]
 
 
+class _TimedDependencies:
+    """The job service's dependencies with every HF call timed as the HF stage and every call of
+    the DynamoDB stores (vectors, counters, markers, errors) as the DynamoDB stage."""
+
+    def __init__(self, services: JobDependencies, clock: StageClock) -> None:
+        self._services = services
+        self.hf = timed(services.hf, clock, HF)
+        self.jobs = timed(services.jobs, clock, DYNAMO)
+        self.vectors = timed(services.vectors, clock, DYNAMO)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._services, name)
+
+
 def process_chunk(
-    services: JobDependencies, message: ChunkMessage, *, final_attempt: bool, deadline: float
+    services: JobDependencies, message: ChunkMessage, *, final_attempt: bool, deadline: float,
+    clock: StageClock | None = None,
 ) -> ChunkReport:
-    """Vectorize and store one chunk before `deadline` (`time.monotonic()`); returns what it did.
+    """Vectorize and store one chunk before `deadline` (`time.monotonic()`); returns what it did,
+    with `times`: how long it waited on HF and on DynamoDB, its CPU time and its wall time, read
+    from `clock` (default: a new one on the process's own clocks).
 
     `final_attempt` says this is the message's last delivery. Raises `ChunkRetryLater` (or
     the error itself) to have it delivered again, which only happens before its last delivery
@@ -334,6 +355,17 @@ def process_chunk(
     signature (`ChunkForgedError`), a chunk number or item index the job does not have
     (`ChunkOutOfBoundsError`), or a chunk number reused for other items (`ChunkConflictError`).
     """
+    clock = clock or StageClock()
+    report = _process_chunk(
+        _TimedDependencies(services, clock), message, final_attempt=final_attempt, deadline=deadline
+    )
+    return replace(report, times=clock.times())
+
+
+def _process_chunk(
+    services: JobDependencies, message: ChunkMessage, *, final_attempt: bool, deadline: float
+) -> ChunkReport:
+    """`process_chunk` on dependencies whose stages are timed; its report without `times`."""
     target = resolve_target(message.config, message.purpose, services.settings)
     job_id = message.job_id
     # `start` is the read that tells whose job this is: a forged message may mark a queued job
