@@ -95,11 +95,12 @@ def test_the_api_only_sends_to_the_work_queue() -> None:
 
 def test_the_api_reads_tables_by_key_and_query_never_by_scan() -> None:
     jobs, vectors = {"Fn::GetAtt": ["JobsTable", "Arn"]}, {"Fn::GetAtt": ["VectorsTable", "Arn"]}
-    idempotency = {"Fn::GetAtt": ["IdempotencyTable", "Arn"]}
+    idempotency, cache = {"Fn::GetAtt": ["IdempotencyTable", "Arn"]}, {"Fn::GetAtt": ["CacheTable", "Arn"]}
     assert grants("ApiRole", "dynamodb") == {
-        "dynamodb:GetItem": [jobs, vectors, idempotency], "dynamodb:Query": [jobs, vectors],
+        "dynamodb:GetItem": [jobs, vectors, cache, idempotency], "dynamodb:Query": [jobs, vectors],
         "dynamodb:PutItem": [jobs, idempotency], "dynamodb:UpdateItem": [jobs, idempotency],
         "dynamodb:DeleteItem": [idempotency],
+        "dynamodb:BatchGetItem": [cache], "dynamodb:BatchWriteItem": [cache],
     }
 
 
@@ -116,9 +117,11 @@ def test_the_sweeper_queries_only_the_open_jobs_index_and_updates_only_job_recor
 
 def test_the_worker_writes_vectors_and_job_records_and_never_scans() -> None:
     jobs, vectors = {"Fn::GetAtt": ["JobsTable", "Arn"]}, {"Fn::GetAtt": ["VectorsTable", "Arn"]}
+    cache = {"Fn::GetAtt": ["CacheTable", "Arn"]}
     assert grants("WorkerRole", "dynamodb") == {
-        "dynamodb:GetItem": [jobs], "dynamodb:Query": [jobs], "dynamodb:PutItem": [jobs, vectors],
-        "dynamodb:UpdateItem": [jobs], "dynamodb:BatchWriteItem": [jobs, vectors], "dynamodb:BatchGetItem": [vectors],
+        "dynamodb:GetItem": [jobs, cache], "dynamodb:Query": [jobs], "dynamodb:PutItem": [jobs, vectors],
+        "dynamodb:UpdateItem": [jobs], "dynamodb:BatchWriteItem": [jobs, vectors, cache],
+        "dynamodb:BatchGetItem": [vectors, cache],
     }
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tests.fakes.fake_hf_server import expected_vector
-from vectorizer.jobs.codec import decode_vector
+from vectorizer.codec import decode_vector
 from vectorizer.jobs.job_store import FINAL_STATUSES, JOB_SK
 
 

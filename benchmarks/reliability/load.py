@@ -16,7 +16,7 @@ import httpx
 
 from benchmarks.reliability.harness import CALLER_TOKEN, MODEL
 from tests.fakes.fake_hf_server import expected_vector
-from vectorizer.jobs.codec import as_float32
+from vectorizer.codec import as_float32
 from vectorizer.jobs.job_store import FINAL_STATUSES
 
 

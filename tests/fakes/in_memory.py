@@ -20,11 +20,11 @@ from dataclasses import dataclass, field, replace
 
 from botocore.exceptions import ClientError
 
+from vectorizer.codec import decode_vector, encode_vector
 from vectorizer.config import Target
 from vectorizer.credentials import DefaultToken
 from vectorizer.errors import HuggingFaceError, VectorizerError
 from vectorizer.hf.client import EmbedOutcome
-from vectorizer.jobs.codec import decode_vector, encode_vector
 from vectorizer.jobs.job_store import (
     API_ORIGIN,
     CLOSED_BY_WORKER,
@@ -289,6 +289,34 @@ class FakeEmbedder:
             else:
                 outcome.vectors[position] = self.vector_of(text)
         return outcome
+
+
+@dataclass
+class InMemoryCacheStore:
+    """`DynamoCacheStore` without DynamoDB: vectors by key, stored as float32; records every read and write.
+
+    `fail_reads`/`fail_writes` make the next calls raise, as a throttled or missing table would.
+    """
+
+    vectors: dict[str, bytes] = field(default_factory=dict)
+    reads: list[list[str]] = field(default_factory=list)
+    writes: list[list[str]] = field(default_factory=list)
+    fail_reads: Exception | None = None
+    fail_writes: Exception | None = None
+
+    def get_many(self, keys: list[str]) -> dict[str, list[float]]:
+        """The vectors held for `keys`, by key; records the read."""
+        self.reads.append(list(keys))
+        if self.fail_reads is not None:
+            raise self.fail_reads
+        return {key: decode_vector(self.vectors[key]) for key in keys if key in self.vectors}
+
+    def put_many(self, vectors: dict[str, list[float]]) -> None:
+        """Keeps `vectors` by key, as float32; records the write."""
+        self.writes.append(list(vectors))
+        if self.fail_writes is not None:
+            raise self.fail_writes
+        self.vectors.update({key: encode_vector(vector) for key, vector in vectors.items()})
 
 
 class FakeSealer:

@@ -16,7 +16,7 @@ import pytest
 from tests.conftest import CALLER_TOKEN, DEFAULT_TOKEN
 from tests.fakes.fake_hf_server import Faults, expected_vector
 from tests.function_harness import Harness
-from vectorizer.jobs.codec import decode_vector
+from vectorizer.codec import decode_vector
 
 MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 TOTAL = 2000

@@ -18,7 +18,7 @@ from tests.conftest import CALLER_TOKEN, DEFAULT_TOKEN
 from tests.fakes.fake_hf_server import Faults, expected_vector
 from tests.function_harness import Harness
 from tests.integration.test_bulk_job import MODEL, adopt, all_vectors, corpus, scan_all, submit
-from vectorizer.jobs.batch_write import UnprocessedItemsError
+from vectorizer.batch_write import UnprocessedItemsError
 
 JOB_ID = re.compile(r"\b[0-9a-f]{32}\b")
 

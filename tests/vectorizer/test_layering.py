@@ -86,8 +86,8 @@ def test_no_room_imports_one_it_may_not() -> None:
 @pytest.mark.parametrize(
     ("module", "source", "expected"),
     [
-        ("vectorizer.hf.client", "from vectorizer.jobs.codec import encode_vector",
-         ["vectorizer.hf.client imports vectorizer.jobs.codec (jobs)"]),
+        ("vectorizer.hf.client", "from vectorizer.jobs.vector_store import StoredVector",
+         ["vectorizer.hf.client imports vectorizer.jobs.vector_store (jobs)"]),
         ("vectorizer.settings", "def f():\n    from vectorizer import hf",
          ["vectorizer.settings imports vectorizer.hf (hf)"]),
         ("vectorizer.jobs.service", "from ..api import models",

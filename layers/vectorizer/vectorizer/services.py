@@ -9,6 +9,7 @@ import httpx
 from botocore.config import Config
 
 from vectorizer.credentials import DefaultToken, TokenSealer
+from vectorizer.hf.cache import CachedEmbedder, DynamoCacheStore
 from vectorizer.hf.client import HuggingFaceClient
 from vectorizer.jobs.callbacks import CallbackSecret, Notifier
 from vectorizer.jobs.job_store import JobStore
@@ -29,7 +30,7 @@ class Services:
     """One container's clients and stores; it is the `jobs.ports.JobDependencies` the job service takes."""
 
     settings: Settings
-    hf: HuggingFaceClient
+    hf: CachedEmbedder  # every path (inline, compatible routes, worker) embeds through the cache
     jobs: JobStore
     vectors: VectorStore
     queue: ChunkQueue
@@ -50,7 +51,10 @@ def build_services(settings: Settings | None = None) -> Services:
 
     return Services(
         settings=settings,
-        hf=HuggingFaceClient(settings),
+        hf=CachedEmbedder(
+            HuggingFaceClient(settings),
+            DynamoCacheStore(dynamodb, settings.cache_table, settings.cache_ttl_days) if settings.cache_table else None,
+        ),
         jobs=JobStore(dynamodb, settings.jobs_table, settings.job_ttl_days),
         vectors=VectorStore(dynamodb, settings.vectors_table, settings.job_ttl_days),
         queue=ChunkQueue(sqs, settings.work_queue_url, settings.dead_letter_queue_url, settings.max_message_bytes),

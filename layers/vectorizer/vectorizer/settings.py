@@ -79,6 +79,9 @@ class Settings(BaseModel):
 
     jobs_table: str = Field("vectorizer-jobs", alias="JOBS_TABLE")
     vectors_table: str = Field("vectorizer-vectors", alias="VECTORS_TABLE")
+    # The content cache of vectors (hf/cache.py); empty: no cache, repeated texts are still sent once a call.
+    cache_table: str = Field("", alias="CACHE_TABLE")
+    cache_ttl_days: int = Field(30, ge=1, alias="CACHE_TTL_DAYS")
     work_queue_url: str = Field("", alias="WORK_QUEUE_URL")
     dead_letter_queue_url: str = Field("", alias="DEAD_LETTER_QUEUE_URL")
     # Where the dead-letter queue's consumer keeps what it consumed, for the operator to redrive.

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from tests.vectorizer.conftest import VECTORS_TABLE
+from vectorizer.codec import encode_vector
 from vectorizer.errors import VectorizerError
-from vectorizer.jobs.codec import encode_vector
 from vectorizer.jobs.vector_store import StoredVector, VectorStore, decode_page_token, encode_page_token
 
 

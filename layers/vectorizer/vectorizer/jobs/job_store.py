@@ -37,8 +37,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from vectorizer.batch_write import batch_write
 from vectorizer.errors import JobNotFoundError
-from vectorizer.jobs.batch_write import batch_write
 from vectorizer.jobs.timestamps import expiry, now_iso
 
 JOB_SK = "job"

@@ -33,11 +33,11 @@ from dataclasses import dataclass, field, replace
 from botocore.exceptions import BotoCoreError, ClientError
 
 from vectorizer import aio
+from vectorizer.batch_write import UnprocessedItemsError
 from vectorizer.config import ModuleConfig, Purpose, Target, check_callback_allowed, resolve_target
 from vectorizer.credentials import NO_DEFAULT_TOKEN
 from vectorizer.errors import HuggingFaceError, MissingTokenError, VectorizerError
 from vectorizer.hf.client import redact
-from vectorizer.jobs.batch_write import UnprocessedItemsError
 from vectorizer.jobs.job_store import (
     CLOSED_BY_DEAD_LETTER,
     CLOSED_BY_WORKER,

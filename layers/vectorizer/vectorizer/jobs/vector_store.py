@@ -8,9 +8,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from vectorizer.batch_write import MAX_ROUNDS, UnprocessedItemsError, batch_write
+from vectorizer.codec import decode_vector, encode_vector
 from vectorizer.errors import VectorizerError
-from vectorizer.jobs.batch_write import MAX_ROUNDS, UnprocessedItemsError, batch_write
-from vectorizer.jobs.codec import decode_vector, encode_vector
 from vectorizer.jobs.timestamps import expiry
 
 

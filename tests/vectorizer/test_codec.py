@@ -6,7 +6,7 @@ import struct
 
 import pytest
 
-from vectorizer.jobs.codec import as_float32, decode_vector, encode_vector
+from vectorizer.codec import as_float32, decode_vector, encode_vector
 
 
 def test_encode_is_little_endian_float32_exactly() -> None:

@@ -14,7 +14,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from vectorizer.jobs.batch_write import MAX_BATCH_ITEMS, MAX_ROUNDS, UnprocessedItemsError, batch_write
+from vectorizer.batch_write import MAX_BATCH_ITEMS, MAX_ROUNDS, UnprocessedItemsError, batch_write
 
 TABLE = "vectors"
 
