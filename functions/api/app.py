@@ -7,7 +7,7 @@ from functools import partial
 from typing import Annotated
 
 from api_runtime import TOKEN_HEADER, caller, deadline, dimensions_memory, documented, services
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
@@ -37,10 +37,11 @@ from vectorizer.credentials import choose_token
 from vectorizer.errors import JobNotFoundError, VectorizerError
 from vectorizer.jobs.message import JOB_ID_PATTERN
 from vectorizer.jobs.service import submit_job
+from vectorizer.services import LazyTracer
 from vectorizer.validation_errors import describe_validation_errors
 
 logger = Logger()
-tracer = Tracer()
+tracer = LazyTracer()
 metrics = Metrics()
 # Non-ASCII stays itself in every answer: a `\u` escape would take six bytes for one character.
 app = APIGatewayRestResolver(
