@@ -27,12 +27,13 @@ LOADED_AFTER_IMPORT = (
     "import json, sys\n"
     "sys.path[:0] = {paths!r}\n"
     "import app\n"
-    "print(json.dumps(sorted({{name.split('.')[0] for name in sys.modules}})))\n"
+    "print(json.dumps(sorted(sys.modules)))\n"
 )
+OPENAPI_MODELS = "aws_lambda_powertools.event_handler.openapi.models"
 
 
-def top_level_modules_after_import(function: str) -> set[str]:
-    """The top-level packages in `sys.modules` after `import app` of `function` in a fresh interpreter."""
+def modules_after_import(function: str) -> set[str]:
+    """The names in `sys.modules` after `import app` of `function` in a fresh interpreter."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "POWERTOOLS_"))}
     env.pop("PYTHONPATH", None)
     env.update(
@@ -46,6 +47,11 @@ def top_level_modules_after_import(function: str) -> set[str]:
     return set(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
+def top_level_modules_after_import(function: str) -> set[str]:
+    """The top-level packages in `sys.modules` after `import app` of `function` in a fresh interpreter."""
+    return {name.split(".")[0] for name in modules_after_import(function)}
+
+
 @pytest.mark.parametrize("function", ["worker", "api", "dead_letter", "notifier", "sweeper", "authorizer"])
 def test_importing_a_handler_loads_neither_httpx_nor_boto3_nor_the_xray_sdk(function: str) -> None:
     loaded = top_level_modules_after_import(function)
@@ -57,3 +63,10 @@ def test_the_worker_still_loads_what_it_needs_before_its_first_event() -> None:
     loaded = top_level_modules_after_import("worker")
 
     assert {"app", "vectorizer", "aws_lambda_powertools", "pydantic"} <= loaded
+
+
+def test_importing_the_api_handler_leaves_the_openapi_models_for_the_first_request() -> None:
+    loaded = modules_after_import("api")
+
+    assert OPENAPI_MODELS not in loaded
+    assert "aws_lambda_powertools.event_handler.api_gateway" in loaded
