@@ -31,7 +31,7 @@ def openapi_document() -> dict:
     from local.functions import load_function
 
     api = load_function("api")
-    return json.loads(api.app.get_openapi_json_schema(**api.OPENAPI_INFO))
+    return json.loads(api.app.get_openapi_json_schema(**api.openapi_info()))
 
 
 def queue_message_schema() -> dict:

@@ -3,15 +3,14 @@
 
 import json
 import re
-from functools import partial
+from functools import cache, partial
 from typing import Annotated
 
 from api_runtime import TOKEN_HEADER, caller, deadline, dimensions_memory, documented, services
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
@@ -37,10 +36,11 @@ from vectorizer.credentials import choose_token
 from vectorizer.errors import JobNotFoundError, VectorizerError
 from vectorizer.jobs.message import JOB_ID_PATTERN
 from vectorizer.jobs.service import submit_job
+from vectorizer.services import LazyTracer
 from vectorizer.validation_errors import describe_validation_errors
 
 logger = Logger()
-tracer = Tracer()
+tracer = LazyTracer()
 metrics = Metrics()
 # Non-ASCII stays itself in every answer: a `\u` escape would take six bytes for one character.
 app = APIGatewayRestResolver(
@@ -51,20 +51,33 @@ app.include_router(compat_router)
 
 # How the service describes itself: GET /openapi.json, and Swagger UI at GET /swagger (its
 # script and styles are served inline by Powertools, so the page works without the internet).
-OPENAPI_INFO = {
-    "title": "Text vectorizer",
-    "version": "1.0.0",
-    "description": (
-        "Hugging Face embeddings as a service, doing the job of Weaviate's text2vec-huggingface module: "
-        "small batches answered inline, large ones as jobs on SQS with their vectors in DynamoDB."
-    ),
-    # The caller's own HF token is optional (a default may be configured): an empty requirement
-    # beside the header scheme tells Swagger UI and generated clients exactly that.
-    "security_schemes": {"huggingfaceToken": APIKey(name=TOKEN_HEADER, in_=APIKeyIn.header,
-                                                    description="your Hugging Face token (optional)")},
-    "security": [{"huggingfaceToken": []}, {}],
-}
-app.enable_swagger(path="/swagger", **OPENAPI_INFO)
+# Both need Powertools' OpenAPI models, pydantic models of the whole OpenAPI specification that
+# take longer to import than the rest of this module: they are loaded with the first invocation.
+@cache
+def openapi_info() -> dict:
+    """The document's title, version, description and security, as `get_openapi_json_schema` takes them."""
+    from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn
+
+    return {
+        "title": "Text vectorizer",
+        "version": "1.0.0",
+        "description": (
+            "Hugging Face embeddings as a service, doing the job of Weaviate's text2vec-huggingface module: "
+            "small batches answered inline, large ones as jobs on SQS with their vectors in DynamoDB."
+        ),
+        # The caller's own HF token is optional (a default may be configured): an empty requirement
+        # beside the header scheme tells Swagger UI and generated clients exactly that.
+        "security_schemes": {"huggingfaceToken": APIKey(name=TOKEN_HEADER, in_=APIKeyIn.header,
+                                                        description="your Hugging Face token (optional)")},
+        "security": [{"huggingfaceToken": []}, {}],
+    }
+
+
+@cache
+def resolver() -> APIGatewayRestResolver:
+    """`app` with Swagger UI registered at GET /swagger, done once (`enable_swagger` loads the OpenAPI models)."""
+    app.enable_swagger(path="/swagger", **openapi_info())
+    return app
 
 
 
@@ -101,7 +114,7 @@ def health() -> dict[str, str]:
 def openapi_document():  # no annotation: a bare Response has no schema
     return Response(
         status_code=200, content_type=content_types.APPLICATION_JSON,
-        body=app.get_openapi_json_schema(**OPENAPI_INFO),
+        body=app.get_openapi_json_schema(**openapi_info()),
     )
 
 
@@ -243,7 +256,7 @@ def unexpected_error(error: Exception) -> Response:
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     # Every invocation publishes at least this one metric, so the EMF line is never empty.
     metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
-    return within_response_limit(app.resolve(event, context))
+    return within_response_limit(resolver().resolve(event, context))
 
 
 def within_response_limit(result: dict) -> dict:

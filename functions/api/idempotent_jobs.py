@@ -20,21 +20,10 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-import boto3
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyPersistenceLayerError,
-    IdempotencyValidationError,
-)
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from vectorizer.errors import VectorizerError
-from vectorizer.services import AWS_CONFIG, Services
+from vectorizer.services import Services, aws_client
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 # Printable ASCII without spaces at either end, as long as a UUID or a client's own order id.
@@ -66,6 +55,14 @@ class IdempotentSubmissions:
     """
 
     def __init__(self, services: Services) -> None:
+        # Powertools' idempotency package imports boto3 as it loads: it comes with the first
+        # submission that carries a key, not with the cold start.
+        from aws_lambda_powertools.utilities.idempotency import (
+            DynamoDBPersistenceLayer,
+            IdempotencyConfig,
+            idempotent_function,
+        )
+
         settings = services.settings
         self._config = IdempotencyConfig(
             event_key_jmespath="[owner, key]", payload_validation_jmespath="body",
@@ -73,7 +70,7 @@ class IdempotentSubmissions:
             hash_function="sha256",
         )
         store = DynamoDBPersistenceLayer(
-            table_name=settings.idempotency_table, boto3_client=boto3.client("dynamodb", config=AWS_CONFIG),
+            table_name=settings.idempotency_table, boto3_client=aws_client("dynamodb"),
         )
         self._submit_once = idempotent_function(
             self._run, data_keyword_argument="request", persistence_store=store, config=self._config,
@@ -94,6 +91,12 @@ class IdempotentSubmissions:
         answer, or the one it gave the first time. Raises 400 `invalid_idempotency_key`, 422
         `idempotency_key_reused` (same key, another body) or 409 `idempotency_key_in_progress`.
         """
+        from aws_lambda_powertools.utilities.idempotency.exceptions import (
+            IdempotencyAlreadyInProgressError,
+            IdempotencyPersistenceLayerError,
+            IdempotencyValidationError,
+        )
+
         self._config.register_lambda_context(context)
         request = {"owner": owner, "key": checked_key(key), "body": body_fingerprint(body)}
         try:

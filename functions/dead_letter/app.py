@@ -13,8 +13,7 @@ from __future__ import annotations
 
 from functools import cache
 
-import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -23,10 +22,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from vectorizer.jobs.dead_letters import IGNORED, RECORDED, consume_dead_letter
 from vectorizer.jobs.service import failure_text
 from vectorizer.jobs.work_queue import ChunkQueue
-from vectorizer.services import AWS_CONFIG, Services, build_services
+from vectorizer.services import LazyTracer, Services, aws_client, build_services
 
 logger = Logger()
-tracer = Tracer()
+tracer = LazyTracer()
 metrics = Metrics()
 processor = BatchProcessor(event_type=EventType.SQS)
 
@@ -41,7 +40,7 @@ def parking() -> ChunkQueue:
     """ParkedChunksQueue, as the dead-letter side of a `ChunkQueue` (only `dead_letter` is used)."""
     settings = services().settings
     return ChunkQueue(
-        boto3.client("sqs", config=AWS_CONFIG), settings.dead_letter_queue_url, settings.parked_chunks_queue_url,
+        aws_client("sqs"), settings.dead_letter_queue_url, settings.parked_chunks_queue_url,
         settings.max_message_bytes,
     )
 

@@ -12,17 +12,17 @@ import time
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from vectorizer.jobs.callbacks import Notifier, call_back
 from vectorizer.jobs.notifications import JOB_ENDED, JobEndedDetail
-from vectorizer.services import build_notifier
+from vectorizer.services import LazyTracer, build_notifier
 
 logger = Logger()
-tracer = Tracer()
+tracer = LazyTracer()
 metrics = Metrics()
 
 # Kept back from the callback's retries, so that the invocation ends by itself, not by timeout.

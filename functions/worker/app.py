@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from functools import cache, partial
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -36,11 +36,11 @@ from pydantic import ValidationError
 from vectorizer.errors import VectorizerError
 from vectorizer.jobs.message import ChunkItem, ChunkMessage
 from vectorizer.jobs.service import ChunkRetryLater, failure_text, process_chunk
-from vectorizer.services import Services, build_services
+from vectorizer.services import LazyTracer, Services, build_services
 from vectorizer.validation_errors import describe_validation_errors
 
 logger = Logger()
-tracer = Tracer()
+tracer = LazyTracer()
 metrics = Metrics()
 processor = BatchProcessor(event_type=EventType.SQS)
 

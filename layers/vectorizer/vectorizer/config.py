@@ -12,7 +12,6 @@ import re
 from typing import Any, Literal
 from urllib.parse import SplitResult, unquote, urlsplit
 
-import httpx
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
@@ -132,6 +131,9 @@ def endpoint_url_problem(url: str, field: str = "endpointURL") -> str | None:
         parts.port  # noqa: B018 - urlsplit checks the port only when it is read
     except ValueError:
         return f"'{field}' {url!r} has a port that is not a number from 0 to 65535"
+    # httpx is heavy to import and only a config with a URL needs it, so it is loaded here.
+    import httpx
+
     try:
         httpx.URL(url)  # the client that will call it must take it too
     except (httpx.InvalidURL, ValueError) as error:

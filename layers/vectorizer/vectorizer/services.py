@@ -1,12 +1,15 @@
-"""Wiring: the clients and stores one container uses, built once from its settings."""
+"""Wiring: the clients and stores one container uses, built once from its settings.
+
+Nothing here is built at import: boto3, httpx and X-Ray's recorder load when the first event
+needs them, so a cold start pays only for the handler's own modules before its first event.
+"""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-
-import boto3
-import httpx
-from botocore.config import Config
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from vectorizer.credentials import DefaultToken, TokenSealer
 from vectorizer.hf.cache import CachedEmbedder, DynamoCacheStore
@@ -18,11 +21,28 @@ from vectorizer.jobs.vector_store import VectorStore
 from vectorizer.jobs.work_queue import ChunkQueue
 from vectorizer.settings import Settings, current_settings
 
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Tracer
+
+F = TypeVar("F", bound=Callable[..., Any])
+
 # Standard retry mode backs off on throttling and 5xx from AWS itself.
-AWS_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=20)
+AWS_CONFIG = {"retries": {"mode": "standard", "max_attempts": 5}, "connect_timeout": 5, "read_timeout": 20}
 # A job's end is announced best-effort, after its status is written: a slow EventBridge must not
 # hold a worker for long, so it gets one retry and short timeouts.
-EVENTS_CONFIG = Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=2, read_timeout=5)
+EVENTS_CONFIG = {"retries": {"mode": "standard", "max_attempts": 2}, "connect_timeout": 2, "read_timeout": 5}
+
+
+def aws_client(service: str, config: Mapping[str, Any] = AWS_CONFIG) -> Any:
+    """A boto3 client for `service` (`"dynamodb"`, `"sqs"`...) configured with botocore's `Config(**config)`.
+
+    boto3 and botocore's client machinery load on the first call, not at import: they cost more
+    than all the rest of a handler's imports.
+    """
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(service, config=Config(**config))
 
 
 @dataclass
@@ -42,12 +62,12 @@ class Services:
 def build_services(settings: Settings | None = None) -> Services:
     """The boto3- and httpx-backed services for `settings` (default: the function's environment)."""
     settings = settings or current_settings()
-    dynamodb = boto3.client("dynamodb", config=AWS_CONFIG)
-    sqs = boto3.client("sqs", config=AWS_CONFIG)
-    kms = boto3.client("kms", config=AWS_CONFIG)
+    dynamodb = aws_client("dynamodb")
+    sqs = aws_client("sqs")
+    kms = aws_client("kms")
 
     def read_secret(arn: str) -> str:
-        return boto3.client("secretsmanager", config=AWS_CONFIG).get_secret_value(SecretId=arn)["SecretString"]
+        return aws_client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"]
 
     return Services(
         settings=settings,
@@ -61,7 +81,7 @@ def build_services(settings: Settings | None = None) -> Services:
         sealer=TokenSealer(kms, settings.token_key_id, stack=settings.stack_name),
         default_token=DefaultToken(settings, read_secret),
         events=(
-            EventBridgeEvents(boto3.client("events", config=EVENTS_CONFIG), settings.event_bus_name)
+            EventBridgeEvents(aws_client("events", EVENTS_CONFIG), settings.event_bus_name)
             if settings.event_bus_name else NoEvents()
         ),
     )
@@ -72,14 +92,60 @@ def build_notifier(settings: Settings | None = None) -> Notifier:
 
     Its HTTP client never follows a redirect: a callback reaches the host that was allowed or none.
     """
+    import httpx  # the notifier's one HTTP client, loaded with it
+
     settings = settings or current_settings()
 
     def read_secret(arn: str) -> str:
-        return boto3.client("secretsmanager", config=AWS_CONFIG).get_secret_value(SecretId=arn)["SecretString"]
+        return aws_client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"]
 
     return Notifier(
         settings=settings,
-        jobs=JobStore(boto3.client("dynamodb", config=AWS_CONFIG), settings.jobs_table, settings.job_ttl_days),
+        jobs=JobStore(aws_client("dynamodb"), settings.jobs_table, settings.job_ttl_days),
         http=httpx.Client(follow_redirects=False, timeout=settings.callback_timeout_seconds),
         secret=CallbackSecret(settings, read_secret),
     )
+
+
+class LazyTracer:
+    """Powertools' `Tracer`, built at the first traced call rather than at import.
+
+    Building a `Tracer` imports aws_xray_sdk and, in Lambda with tracing on, patches every library
+    it knows (botocore, httpx, http.client...), importing each: work a cold start need not do
+    before its first event. `capture_lambda_handler` and `capture_method` take a function and
+    return one that, on its first call, builds the tracer and wraps the function with Powertools'
+    own decorator of that name, then calls it; the result is traced exactly as the eager form.
+    """
+
+    def __init__(self) -> None:
+        self._tracer: Tracer | None = None
+
+    def tracer(self) -> Tracer:
+        """The Powertools `Tracer`, built on the first call and the same one after."""
+        if self._tracer is None:
+            from aws_lambda_powertools import Tracer
+
+            self._tracer = Tracer()
+        return self._tracer
+
+    def capture_lambda_handler(self, handler: F) -> F:
+        """`handler` traced as a Lambda handler (`Tracer.capture_lambda_handler`) from its first call."""
+        return self._deferred(handler, "capture_lambda_handler")
+
+    def capture_method(self, method: F) -> F:
+        """`method` traced as a subsegment (`Tracer.capture_method`) from its first call."""
+        return self._deferred(method, "capture_method")
+
+    def _deferred(self, function: F, decorator: str) -> F:
+        wrapped: Callable[..., Any] | None = None
+
+        # functools.wraps keeps the signature visible: Powertools' batch processor looks for a
+        # `lambda_context` parameter on the record handler.
+        @functools.wraps(function)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            nonlocal wrapped
+            if wrapped is None:
+                wrapped = getattr(self.tracer(), decorator)(function)
+            return wrapped(*args, **kwargs)
+
+        return call  # type: ignore[return-value]

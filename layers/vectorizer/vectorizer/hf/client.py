@@ -17,8 +17,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-
-import httpx
+from typing import TYPE_CHECKING
 
 from vectorizer.config import Target
 from vectorizer.errors import HuggingFaceError
@@ -26,6 +25,9 @@ from vectorizer.hf.response import classify_failure, decode_json, parse_embeddin
 from vectorizer.hf.retry import RetryPolicy
 from vectorizer.packing import pack
 from vectorizer.settings import Settings
+
+if TYPE_CHECKING:  # httpx is imported when the first request goes out, not on a cold start
+    import httpx
 
 Sleep = Callable[[float], Awaitable[None]]
 REDACTED = "***"
@@ -130,6 +132,8 @@ class HuggingFaceClient:
 
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:
+            import httpx
+
             limit = self._settings.hf_concurrency
             self._http = httpx.AsyncClient(
                 transport=self._transport,
@@ -223,6 +227,8 @@ class HuggingFaceClient:
                 "Hugging Face did not answer before the deadline", status=504, code="hf_timeout"
             )
         timeout = min(self._settings.hf_timeout_seconds, seconds_left)
+        import httpx  # already loaded by `_client`; named here for the exceptions caught below
+
         try:
             response = await self._client().post(
                 target.url,

@@ -19,8 +19,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-
-import httpx
+from typing import TYPE_CHECKING
 
 from vectorizer.config import check_callback_allowed
 from vectorizer.errors import JobNotFoundError, VectorizerError
@@ -28,6 +27,9 @@ from vectorizer.hf.retry import RetryPolicy
 from vectorizer.jobs.notifications import JobEndedDetail
 from vectorizer.jobs.ports import JobStorePort
 from vectorizer.settings import Settings
+
+if TYPE_CHECKING:  # the client comes from the caller; httpx itself loads when a callback is sent
+    import httpx
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +94,8 @@ class CallbackOutcome:
 
 def _attempt(client: httpx.Client, url: str, body: bytes, secret: str, timeout: float) -> tuple[int | None, str]:
     """One signed POST; returns (status, why it failed) with status None when there was no answer."""
+    import httpx  # for the exceptions below; loaded once the caller built its client
+
     headers = {"Content-Type": "application/json", SIGNATURE_HEADER: signature(secret, body, int(time.time()))}
     try:
         answer = client.post(url, content=body, headers=headers, timeout=timeout, follow_redirects=False)
