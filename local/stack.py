@@ -209,6 +209,23 @@ def _function_property(stack: DeployedStack, function: str, name: str, default: 
     return stack.resolve(own)
 
 
+def _warm_pool(
+    stack: ExitStack, deployed: DeployedStack, function: str, settings: StackSettings, *, size: int = 1,
+    timeout: float | None = None, extra_env: dict[str, str] | None = None,
+) -> FunctionPool:
+    """Start `function`'s warm processes as the template defines it (code, handler, environment,
+    timeout), stopped when `stack` closes; returns the pool. `timeout` and `extra_env` override."""
+    code = _function_property(deployed, function, "CodeUri", "").strip("/").split("/")[-1]
+    pool = FunctionPool(
+        function, ROOT / "functions" / code, _function_property(deployed, function, "Handler", "app.lambda_handler"),
+        {**function_environment(deployed, function, settings), **(extra_env or {})},
+        timeout=timeout or float(_function_property(deployed, function, "Timeout", 60)), size=size,
+    )
+    stack.callback(pool.stop)
+    pool.warm()
+    return pool
+
+
 def _feed_from_queues(
     deployed: DeployedStack, function: str, pool: FunctionPool, slots: int, settings: StackSettings,
     stop: threading.Event,
@@ -440,41 +457,20 @@ def running_stack(settings: StackSettings) -> Iterator[DeployedStack]:
         api_keys = create_api_keys(settings)
         stack.enter_context(_model_endpoint(settings))
 
-        api = FunctionPool("ApiFunction", ROOT / "functions" / "api", "app.lambda_handler",
-                           function_environment(deployed, "ApiFunction", settings),
-                           timeout=float(_function_property(deployed, "ApiFunction", "Timeout", 30)),
-                           size=settings.api_concurrency)
-        worker = FunctionPool("WorkerFunction", ROOT / "functions" / "worker", "app.lambda_handler",
-                              function_environment(deployed, "WorkerFunction", settings),
-                              timeout=settings.worker_timeout
-                              or float(_function_property(deployed, "WorkerFunction", "Timeout", 300)),
-                              size=settings.worker_concurrency)
+        api = _warm_pool(stack, deployed, "ApiFunction", settings, size=settings.api_concurrency)
+        worker = _warm_pool(stack, deployed, "WorkerFunction", settings, size=settings.worker_concurrency,
+                            timeout=settings.worker_timeout)
         worker_timeout = float(_function_property(deployed, "WorkerFunction", "Timeout", 300))
         # A chunk comes back after a failed delivery in LOCAL_REDELIVERY_SECONDS here, not the queue's
         # visibility timeout: the sweeper's stall bound (deliveries x that) shrinks the same way.
-        sweeper = FunctionPool("SweeperFunction", ROOT / "functions" / "sweeper", "app.lambda_handler",
-                               {**function_environment(deployed, "SweeperFunction", settings),
-                                "QUEUE_VISIBILITY_SECONDS": str(int(worker_timeout) + settings.redelivery_seconds)},
-                               timeout=float(_function_property(deployed, "SweeperFunction", "Timeout", 120)),
-                               size=1)
-        stack.callback(api.stop)
-        stack.callback(worker.stop)
-        stack.callback(sweeper.stop)
-        api.warm()
-        worker.warm()
-        sweeper.warm()
+        sweeper = _warm_pool(stack, deployed, "SweeperFunction", settings, extra_env={
+            "QUEUE_VISIBILITY_SECONDS": str(int(worker_timeout) + settings.redelivery_seconds)})
 
         rest_api = api_of(deployed.template, "ApiFunction")
         auth = route_auth(deployed, rest_api) if rest_api else {}
         authorizers = {}
         for name in sorted({a.authorizer for a in auth.values() if a.authorizer}):
-            code = _function_property(deployed, name, "CodeUri", "").strip("/").split("/")[-1]
-            authorizers[name] = FunctionPool(
-                name, ROOT / "functions" / code, _function_property(deployed, name, "Handler", "app.lambda_handler"),
-                function_environment(deployed, name, settings),
-                timeout=float(_function_property(deployed, name, "Timeout", 3)), size=settings.api_concurrency)
-            stack.callback(authorizers[name].stop)
-            authorizers[name].warm()
+            authorizers[name] = _warm_pool(stack, deployed, name, settings, size=settings.api_concurrency)
         app = ApiGatewayApp([Route(m, p) for m, p in api_routes(deployed.template, "ApiFunction")], api,
                             auth=auth, authorizers=authorizers, api_keys=api_keys)
         for host in settings.hosts:
@@ -484,22 +480,12 @@ def running_stack(settings: StackSettings) -> Iterator[DeployedStack]:
         stack.callback(stop.set)
         # Every queue-fed function of the template, fed as Lambda would feed it: the worker from
         # the work queue, the dead-letter consumer from the dead-letter queue.
-        dead_letter = FunctionPool("DeadLetterFunction", ROOT / "functions" / "dead_letter", "app.lambda_handler",
-                                   function_environment(deployed, "DeadLetterFunction", settings),
-                                   timeout=float(_function_property(deployed, "DeadLetterFunction", "Timeout", 60)),
-                                   size=1)
-        stack.callback(dead_letter.stop)
-        dead_letter.warm()
+        dead_letter = _warm_pool(stack, deployed, "DeadLetterFunction", settings)
         for name, pool, slots in (("WorkerFunction", worker, settings.worker_concurrency),
                                   ("DeadLetterFunction", dead_letter, 1)):
             _feed_from_queues(deployed, name, pool, slots, settings, stop)
 
-        notifier = FunctionPool("NotifierFunction", ROOT / "functions" / "notifier", "app.lambda_handler",
-                                function_environment(deployed, "NotifierFunction", settings),
-                                timeout=float(_function_property(deployed, "NotifierFunction", "Timeout", 60)),
-                                size=1)
-        stack.callback(notifier.stop)
-        notifier.warm()
+        notifier = _warm_pool(stack, deployed, "NotifierFunction", settings)
         rule_queues = route_rules_to_queues(
             deployed, "NotifierFunction", _aws_client("events", settings), _aws_client("sqs", settings)
         )
