@@ -2,9 +2,9 @@
 has learned of the models' dimensions, and who the caller is."""
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 from aws_lambda_powertools.event_handler import content_types
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -12,6 +12,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from vectorizer.api.answer_budget import DimensionsMemory
 from vectorizer.api.ownership import caller_identity
 from vectorizer.services import Services, build_services
+
+T = TypeVar("T")
 
 TOKEN_HEADER = "X-Huggingface-Api-Key"
 # API Gateway gives up on a REST integration after 29 s; answer before it does.
@@ -25,17 +27,23 @@ def services() -> Services:
     return build_services()
 
 
-_memory: tuple[Services, DimensionsMemory] | None = None
+def for_each_services(build: Callable[[Services], T]) -> Callable[[], T]:
+    """A getter of one `build(services())` per `services()`: built on first use, kept while the
+    container stays warm, built afresh when `services()` is (tests rebuild it with new settings)."""
+    held: list[tuple[Services, T]] = []
+
+    def get() -> T:
+        current = services()
+        if not held or held[0][0] is not current:
+            held[:] = [(current, build(current))]
+        return held[0][1]
+
+    return get
 
 
-def dimensions_memory() -> DimensionsMemory:
-    """The dimensions each model answered with in this container; it lives as long as `services()`,
-    so a container started cold (or rebuilt with new settings) plans from nothing learned."""
-    global _memory
-    current = services()
-    if _memory is None or _memory[0] is not current:
-        _memory = (current, DimensionsMemory())
-    return _memory[1]
+# The dimensions each model answered with in this container, so that a container started cold (or
+# rebuilt with new settings) plans from nothing learned.
+dimensions_memory = for_each_services(lambda _: DimensionsMemory())
 
 
 def caller(event: Any) -> str:

@@ -6,7 +6,7 @@ import re
 from functools import cache, partial
 from typing import Annotated
 
-from api_runtime import TOKEN_HEADER, caller, deadline, dimensions_memory, documented, services
+from api_runtime import TOKEN_HEADER, caller, deadline, dimensions_memory, documented, for_each_services, services
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
@@ -172,16 +172,8 @@ def vectorize(request: Annotated[VectorizeRequest, Body()]) -> Response[Vectoriz
     return _json(202, body, {"Location": f"/jobs/{body['jobId']}"})
 
 
-_submissions: tuple[object, IdempotentSubmissions] | None = None
-
-
-def idempotent_submissions() -> IdempotentSubmissions:
-    """This container's record of submissions by Idempotency-Key; it lives as long as `services()`."""
-    global _submissions
-    current = services()
-    if _submissions is None or _submissions[0] is not current:
-        _submissions = (current, IdempotentSubmissions(current))
-    return _submissions[1]
+# This container's record of submissions by Idempotency-Key, as long-lived as `services()`.
+idempotent_submissions = for_each_services(IdempotentSubmissions)
 
 
 def existing_job_id(job_id: str) -> str:
