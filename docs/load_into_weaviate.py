@@ -1,16 +1,16 @@
 """Load a file job's vectors into a Weaviate collection, with the Weaviate Python client v4.
 
-    python docs/load_into_weaviate.py MANIFEST WEAVIATE_URL COLLECTION [--api-key KEY] [--grpc-port 50051]
+    python docs/load_into_weaviate.py MANIFEST WEAVIATE_URL COLLECTION [--api-key KEY] [--grpc-host H] [--grpc-port P]
 
 MANIFEST is the job's `manifest.json`: an HTTP(S) URL or a local path (the file or its directory).
-Each shard is found beside the manifest, at its key's path after the job id (`.../<jobId>/x.jsonl`
-is looked up as `x.jsonl` next to the manifest). Shards are read in chunk order; every line
-`{"id", "line", "vector"}` becomes one object with that vector and a `line` property (plus
-`sourceId` when the line has an id). The object's uuid is the id itself when it is a UUID, else
-uuid5 of the id, else uuid5 of "{jobId}:{line}" (weaviate.util.generate_uuid5): loading twice
-overwrites, never duplicates. The collection must exist (bring your own vectors).
-The client sends objects over gRPC (BatchObjects); Weaviate's gRPC port must be reachable.
-Exit status 0 when every object landed; otherwise it stops and lists the failed objects.
+Each shard is found beside it, at its key's path after the job id (`.../<jobId>/shards/0.jsonl` is
+`shards/0.jsonl` next to the manifest). A presigned manifest link does not sign the shards: copy
+the job's prefix (`aws s3 cp --recursive`) and pass the directory. Shards are read in chunk order;
+each line `{"id", "line", "vector"}` becomes one object with that vector, a `line` property and
+`sourceId` (when the line has an id). Its uuid is the id itself when that is a UUID, else uuid5 of
+the id, else uuid5 of "{jobId}:{line}" (weaviate.util.generate_uuid5): loading twice overwrites.
+The collection must exist. The client sends objects over gRPC only: that port must be reachable.
+Exit status 0 when every object landed; else it stops and lists the failed objects.
 """
 
 import argparse
@@ -94,13 +94,14 @@ def main() -> None:
     parser.add_argument("weaviate_url", help="e.g. http://localhost:8080")
     parser.add_argument("collection")
     parser.add_argument("--api-key", default=os.environ.get("WEAVIATE_API_KEY"))
+    parser.add_argument("--grpc-host", help="default: the Weaviate URL's host (Weaviate Cloud: grpc-<host>)")
     parser.add_argument("--grpc-port", type=int, default=50051)
     args = parser.parse_args()
     url = urlsplit(args.weaviate_url)
     secure = url.scheme == "https"
     with weaviate.connect_to_custom(
         http_host=url.hostname, http_port=url.port or (443 if secure else 80), http_secure=secure,
-        grpc_host=url.hostname, grpc_port=args.grpc_port, grpc_secure=secure,
+        grpc_host=args.grpc_host or url.hostname, grpc_port=args.grpc_port, grpc_secure=secure,
         auth_credentials=weaviate.auth.Auth.api_key(args.api_key) if args.api_key else None,
     ) as client:
         failures = load(args.manifest, client, args.collection)

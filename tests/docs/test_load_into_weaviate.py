@@ -200,7 +200,7 @@ def test_a_manifest_url_is_read_with_its_shards_beside_it_over_http(fake, job_di
 def test_the_api_key_reaches_weaviate_as_a_bearer_token(fake, job_dir, monkeypatch):
     state, rest_url, grpc_port = fake
     run_script(monkeypatch, str(job_dir / "manifest.json"), rest_url, "Article",
-               "--grpc-port", str(grpc_port), "--api-key", "wv-secret")
+               "--grpc-host", "127.0.0.1", "--grpc-port", str(grpc_port), "--api-key", "wv-secret")
     assert {m.get("authorization") for m in state.grpc_metadata} == {"Bearer wv-secret"}
 
 
