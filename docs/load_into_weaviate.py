@@ -73,6 +73,8 @@ def load(manifest: str, client: weaviate.WeaviateClient, collection_name: str) -
     with collection.batch.fixed_size(batch_size=200) as batch:
         for shard in sorted(job["shards"], key=lambda s: s["chunk"]):
             for text in lines_of(beside(manifest, shard["jsonl"], job["jobId"])):
+                if not text.strip():  # a trailing newline, or a blank line, is no record
+                    continue
                 record = json.loads(text)
                 properties = {"line": record["line"]}
                 if record["id"] is not None:
