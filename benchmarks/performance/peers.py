@@ -106,11 +106,14 @@ def langchain_vectors(url: str, texts: list[str], model: str) -> list[list[float
     Takes the base URL, the texts and the model id; returns the vectors in text order. An error
     body (a dict, which the library returns as it is) is a PeerFailed.
     """
-    # Imported and built quietly: langchain-community warns that it is being sunset and the class deprecated.
+    # Imported and built quietly: langchain-community warns that it is being sunset, and LangChain that the class
+    # is deprecated (through its own switch, which warnings filters do not reach).
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from langchain_community.embeddings import HuggingFaceInferenceAPIEmbeddings
+        from langchain_core._api.deprecation import suppress_langchain_deprecation_warning
 
+    with suppress_langchain_deprecation_warning():
         embeddings = HuggingFaceInferenceAPIEmbeddings(api_key=TOKEN, model_name=model,
                                                        api_url=model_url(url, model))
     vectors: list[list[float]] = []
