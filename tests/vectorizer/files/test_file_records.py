@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -43,7 +44,10 @@ def title_text(properties: Mapping[str, Any]) -> str:
 
 
 def test_each_jsonl_form_gives_its_text_and_id() -> None:
-    data = b'"plain"\n{"text": "with id", "id": "a-1"}\n{"text": "no id"}\n{"id": "w-1", "properties": {"title": "T"}}\n'
+    data = (
+        b'"plain"\n{"text": "with id", "id": "a-1"}\n{"text": "no id"}\n'
+        b'{"id": "w-1", "properties": {"title": "T"}}\n'
+    )
     assert brief(read(data, object_text=title_text)) == [
         (0, 1, None, "plain", None), (1, 2, "a-1", "with id", None), (2, 3, None, "no id", None),
         (3, 4, "w-1", "Article T", None),
@@ -150,7 +154,8 @@ def test_csv_records_may_span_lines_and_keep_their_first_line_number() -> None:
 
 def test_csv_read_from_a_cursor_uses_the_header_it_carries() -> None:
     everything = read(CSV, "csv")
-    start = ParsePosition(offset=everything[1].end_offset, next_index=2, next_line=5, csv_header=["id", "text", "other"])
+    header = ["id", "text", "other"]
+    start = ParsePosition(offset=everything[1].end_offset, next_index=2, next_line=5, csv_header=header)
     assert read(CSV, "csv", start=start) == everything[2:]
 
 
@@ -198,7 +203,7 @@ def test_any_split_of_the_same_jsonl_bytes_gives_the_same_records(
     text = newline.join(lines) + (newline if final_newline and lines else "")
     data = (b"\xef\xbb\xbf" if bom else b"") + text.encode("utf-8", "surrogateescape")
     positions = sorted({0, len(data), *(cut % (len(data) + 1) for cut in cuts)})
-    blocks = [data[a:b] for a, b in zip(positions, positions[1:], strict=False)]
+    blocks = [data[a:b] for a, b in itertools.pairwise(positions)]
     whole = list(RecordStream([data], file_format="jsonl", start=ParsePosition(), max_text_chars=100))
     split = list(RecordStream(blocks, file_format="jsonl", start=ParsePosition(), max_text_chars=100))
     assert split == whole
@@ -216,7 +221,7 @@ def test_any_split_of_the_same_csv_bytes_gives_the_same_records(rows: list[tuple
     body = "".join(f'"{a.replace(chr(34), chr(34) * 2)}","{b.replace(chr(34), chr(34) * 2)}"\n' for a, b in rows)
     data = ("id,text\n" + body).encode()
     positions = sorted({0, len(data), *(cut % (len(data) + 1) for cut in cuts)})
-    blocks = [data[a:b] for a, b in zip(positions, positions[1:], strict=False)]
+    blocks = [data[a:b] for a, b in itertools.pairwise(positions)]
     whole = list(RecordStream([data], file_format="csv", start=ParsePosition(), max_text_chars=100))
     assert [(r.id, r.text) for r in whole] == [(a or None, b) for a, b in rows]
     assert list(RecordStream(blocks, file_format="csv", start=ParsePosition(), max_text_chars=100)) == whole
