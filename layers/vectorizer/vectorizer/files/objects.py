@@ -59,7 +59,11 @@ def _code(error: ClientError) -> str:
 
 
 class S3Objects:
-    """Objects in S3 through the boto3 client given; `block_bytes` is the size of a streamed read's blocks."""
+    """Objects in S3 through the boto3 client given; `block_bytes` is the size of a streamed read's blocks.
+
+    Give it a client that signs with SigV4 (`Config(signature_version="s3v4")`): its presigned
+    links then last the `expires` asked for, up to S3's 7 days.
+    """
 
     def __init__(self, s3_client: Any, block_bytes: int = READ_BLOCK_BYTES) -> None:
         self._s3 = s3_client
