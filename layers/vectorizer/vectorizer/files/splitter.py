@@ -118,28 +118,29 @@ def _chunks(
         number += 1
         return _Chunk(items=[item for item, _ in group], end=end)
 
-    def plan() -> list[list[int]]:
-        items = [item for item, _ in pending]
+    def plan() -> list[int]:
+        """The sizes of the groups plan_chunks packs the pending items into (consecutive, in order)."""
         planned = plan_chunks(
-            items, chunk_size=limits.chunk_size, max_message_bytes=limits.max_message_bytes, envelope_bytes=envelope
+            [item for item, _ in pending], chunk_size=limits.chunk_size,
+            max_message_bytes=limits.max_message_bytes, envelope_bytes=envelope,
         )
-        positions = {id(item): n for n, item in enumerate(items)}
-        return [[positions[id(item)] for item in group] for group in planned]
+        return [len(group) for group in planned]
 
     for record in records:
         item = _budget_item(chunk_item(record), record, limits, envelope)
         pending.append((item, record))
         if len(pending) < limits.chunk_size:
             continue
-        # Every group but the last is closed for good; the last may still grow.
-        groups = plan()
-        full = groups if len(groups[-1]) == limits.chunk_size else groups[:-1]
-        for group in full:
-            yield close([pending[n] for n in group])
-        pending = pending[sum(len(group) for group in full):]
+        # Every group but the last is closed for good; the last may still grow, unless it is full.
+        sizes = plan()
+        closed = sizes if sizes[-1] == limits.chunk_size else sizes[:-1]
+        for size in closed:
+            yield close(pending[:size])
+            pending = pending[size:]
     if pending:
-        for group in plan():
-            yield close([pending[n] for n in group])
+        for size in plan():
+            yield close(pending[:size])
+            pending = pending[size:]
 
 
 def split_step(
