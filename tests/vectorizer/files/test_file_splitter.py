@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from vectorizer.files.cursor import SplitCursor
+from vectorizer.files.objects import S3Objects
 from vectorizer.files.records import InvalidFileError
 from vectorizer.files.splitter import FILE_CHUNK_SIZE, FileSplitJob, SplitLimits, SplitResult, split_step
 from vectorizer.jobs.message import ChunkMessage, envelope_size, plan_chunks, signature_matches
@@ -210,3 +211,26 @@ class Discard(Queue):
 def test_memory_does_not_grow_with_the_file() -> None:
     small, large = peak_bytes(2_000), peak_bytes(20_000)
     assert large / small < 1.5, (small, large)
+
+
+def test_steps_over_an_s3_object_read_in_ranges_send_what_one_pass_over_its_bytes_sends(
+    objects: S3Objects, bucket: str
+) -> None:
+    data = b"\xef\xbb\xbf" + lines(37).replace(b"\n", b"\r\n")
+    objects.put(bucket, "uploads/job-1/input.jsonl", data, content_type="application/x-ndjson")
+    split = job().model_copy(update={"bucket": bucket})
+    queue, state, cursor = Queue(), State(), SplitCursor()
+    steps = 0
+    while True:
+        ticks = iter([0.0, 1.0])
+        result = split_step(
+            split, cursor, reader=objects, queue=queue, state=state, limits=limits(), deadline=0.5,
+            clock=lambda ticks=ticks: next(ticks, 2.0),
+        )
+        steps += 1
+        if result.done:
+            break
+        cursor = result.cursor
+    _, whole, _ = run(data)
+    assert (steps, result.total, result.chunks) == (2, 37, 19)
+    assert queue.bodies == whole.bodies
