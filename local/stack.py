@@ -104,7 +104,8 @@ class StackSettings:
     default_token: str = os.environ.get("HUGGINGFACE_APIKEY") or LOCAL_TOKEN
     bridge: str | None = field(default_factory=docker_bridge_address)
     api_concurrency: int = 2
-    worker_concurrency: int = 2
+    # Worker invocations at once (the event source mapping's concurrency): benchmarks raise it.
+    worker_concurrency: int = int(os.environ.get("LOCAL_WORKER_CONCURRENCY", "2"))
     # A reported failure comes back after the queue's visibility timeout in AWS (30 min here);
     # locally it is made visible again after this many seconds.
     redelivery_seconds: int = int(os.environ.get("LOCAL_REDELIVERY_SECONDS", "5"))
