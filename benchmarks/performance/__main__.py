@@ -104,7 +104,9 @@ def measured_counts(stack: ReadyStack, run: JobRun, log_before: int, cache_befor
     env = read_stack(_moto(stack, "cloudformation"), "vectorizer-local").environment("WorkerFunction")
     lines = read_log(LOG_DIR / "stack.log")[log_before:]
     worker = invocations(lines, "WorkerFunction")
-    api = invocations(lines, "ApiFunction")
+    # The caller's POST and the job-ended notice are the job's; its status polls are the caller's choice.
+    api = invocations(lines, "ApiFunction", "POST /vectorize")
+    notifier = invocations(lines, "NotifierFunction")
     chunks = -(-run.texts // CHUNK_SIZE)
     vectors = [item for item in job_runs.table_items(stack.moto, env["VECTORS_TABLE"])
                if item.get("jobId", {}).get("S") == run.job_id]
@@ -113,8 +115,8 @@ def measured_counts(stack: ReadyStack, run: JobRun, log_before: int, cache_befor
     cache_sizes = [size for key, size in cache_after.items() if key not in cache_before]
     return MeasuredCounts(
         vectors=len(vectors),
-        lambda_gb_seconds=(worker.millis + api.millis) / 1000 * _worker_memory_gb(),
-        lambda_requests=worker.count + api.count,
+        lambda_gb_seconds=(worker.millis + api.millis + notifier.millis) / 1000 * _worker_memory_gb(),
+        lambda_requests=worker.count + api.count + notifier.count,
         sqs_requests=-(-chunks // 10) + 2 * worker.count,
         dynamo_write_units=float(write_units(vector_sizes) + write_units(cache_sizes) + 4 * chunks),
         dynamo_read_units=0.5 * run.texts + chunks,

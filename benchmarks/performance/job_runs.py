@@ -188,7 +188,7 @@ def run_job(stack: ReadyStack, endpoint: RunningEndpoint, label: str, texts: lis
 
 
 # One line per invocation, from the local stack's function pools (local/functions_pool.py).
-INVOKE_LINE = re.compile(r"^invoke (?P<function>\w+) .* in (?P<millis>\d+) ms$")
+INVOKE_LINE = re.compile(r"^invoke (?P<function>\w+) (?P<describe>.*) -> .* in (?P<millis>\d+) ms$")
 
 
 @dataclass(frozen=True)
@@ -199,10 +199,12 @@ class Invocations:
     millis: float
 
 
-def invocations(log_lines: list[str], function: str) -> Invocations:
-    """Takes stack log lines; returns how many `function` invocations they record and their total ms."""
+def invocations(log_lines: list[str], function: str, describe: str = "") -> Invocations:
+    """Takes stack log lines, a function name and optionally how its invocations start (`POST /vectorize`);
+    returns how many such invocations the lines record and their total milliseconds.
+    """
     found = [m for m in map(INVOKE_LINE.match, (line.strip() for line in log_lines)) if m]
-    mine = [float(m["millis"]) for m in found if m["function"] == function]
+    mine = [float(m["millis"]) for m in found if m["function"] == function and m["describe"].startswith(describe)]
     return Invocations(len(mine), sum(mine))
 
 

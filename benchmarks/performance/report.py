@@ -217,7 +217,8 @@ def _peers(r: Results) -> str:
         rows.append([f"this service ({r.job.texts:,}-text job)", f"{r.job.texts:,}", f"{r.job.seconds:.2f}",
                      f"{ours:,.0f}", "1.00"])
     return (f"## Peers\n\nEach peer client calls the same fake endpoint with {r.peer_texts:,} texts; the"
-            " service's figure is its 10,000-text job (through API, queue, workers and DynamoDB)."
+            f" service's figure is its {r.job.texts if r.job else 0:,}-text job (through API, queue, workers and"
+            " DynamoDB)."
             " Ratio = the service's items/s over the peer's.\n\n"
             + _table(["client", "items", "seconds", "items/s", "service / peer"], rows))
 
@@ -233,10 +234,11 @@ def _footprint(r: Results) -> str:
 def _cost(r: Results) -> str:
     counted = ""
     if r.counts is not None and dataclasses.is_dataclass(r.counts):
-        counted = "Counted during the 10,000-text job:\n\n" + _rows_of([r.counts]) + "\n\n"
+        counted = f"Counted during the {r.job.texts if r.job else 0:,}-text job:\n\n" + _rows_of([r.counts]) + "\n\n"
     body = r.cost_markdown or "_not computed in this run_"
     return ("## Cost of a million vectors\n\nWorker invocations and their durations come from the stack's"
-            " one line per invocation; SQS requests are the API's SendMessageBatch calls (10 chunks"
+            " one line per invocation (the workers', the job's POST and its end notice; not the status polls),"
+            " at the worker's memory size; SQS requests are the API's SendMessageBatch calls (10 chunks"
             " each) plus one receive and one delete a worker invocation (empty polls not counted);"
             " DynamoDB write units from the size of every item the job wrote (vectors, cache entries;"
             " 1 KB a unit) plus the counters' transactions (2 units an item, 2 items a chunk); read units"

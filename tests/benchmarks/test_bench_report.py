@@ -51,6 +51,8 @@ def test_worker_invocations_and_their_milliseconds_are_read_from_the_stacks_log_
     assert invocations(lines, "WorkerFunction").count == 2
     assert invocations(lines, "WorkerFunction").millis == 200
     assert invocations(lines, "ApiFunction").count == 1
+    assert invocations([*lines, "invoke ApiFunction GET /jobs/j -> 200 in 5 ms"], "ApiFunction", "POST /vectorize") \
+        == invocations(lines, "ApiFunction")
 
 
 def test_an_items_size_is_its_attribute_names_and_values_as_dynamodb_bills_them() -> None:
