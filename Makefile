@@ -9,10 +9,11 @@ SAM := $(SAM_VENV)/bin/sam
 SAM_STAMP := $(SAM_VENV)/.installed
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+BENCH_STAMP := $(VENV)/.bench-installed
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: install test lint unit validate build local demo sam-local docs reliability clean
+.PHONY: install test lint unit validate build local demo sam-local docs reliability bench clean
 
 install: $(STAMP)
 
@@ -70,6 +71,17 @@ demo: $(STAMP)
 ## Its fast part (three faults, small jobs) is tests/reliability, in `make test`.
 reliability: $(STAMP)
 	PYTHONPATH=layers/vectorizer $(PY) -m benchmarks.reliability
+
+## The service's speed against a fake HF endpoint of fixed costs (latency, batch limit, concurrency), in
+## one run under 15 minutes: one chunk, inline, 1k/10k/50k-text jobs, the content cache, peer clients,
+## footprint and the cost of a million vectors. Writes docs/PERFORMANCE.md and its two charts.
+## BENCH_SCALE=0.1 multiplies every text count (a quick check; it writes into .local/bench/ instead).
+bench: $(STAMP) $(BENCH_STAMP)
+	PYTHONPATH=layers/vectorizer $(PY) -m benchmarks.performance
+
+$(BENCH_STAMP): requirements-bench.txt $(STAMP)
+	$(PY) -m pip install --quiet -r requirements-bench.txt
+	touch $@
 
 ## docs/openapi.json and docs/queue-message.schema.json, regenerated from the code (tests keep them current).
 docs: $(STAMP)

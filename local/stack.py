@@ -21,7 +21,8 @@ the `ready` line when it is empty) are created in moto's API Gateway, and each k
 the template's authorizer function first (403 `{"message": "Forbidden"}` for a missing or unknown key).
 For fault-injection runs (`benchmarks/reliability`): LOCAL_FUNCTION_ENV, a JSON object, is added
 to every function's environment (HF_TIMEOUT_SECONDS, CHUNK_SIZE, LOCAL_FAULTS_FILE: see
-`local.faults`), and LOCAL_WORKER_TIMEOUT_SECONDS replaces the worker's Timeout.
+`local.faults`), and LOCAL_WORKER_TIMEOUT_SECONDS replaces the worker's Timeout. For benchmarks,
+LOCAL_WORKER_CONCURRENCY (2) sets how many worker invocations the work queue feeds at once.
 Each function runs in processes of its own with the environment the template gives it. The
 servers the SAM-local containers must reach also listen on the docker0 address when it exists.
 """
@@ -104,7 +105,8 @@ class StackSettings:
     default_token: str = os.environ.get("HUGGINGFACE_APIKEY") or LOCAL_TOKEN
     bridge: str | None = field(default_factory=docker_bridge_address)
     api_concurrency: int = 2
-    worker_concurrency: int = 2
+    # Worker invocations at once (the event source mapping's concurrency): benchmarks raise it.
+    worker_concurrency: int = int(os.environ.get("LOCAL_WORKER_CONCURRENCY", "2"))
     # A reported failure comes back after the queue's visibility timeout in AWS (30 min here);
     # locally it is made visible again after this many seconds.
     redelivery_seconds: int = int(os.environ.get("LOCAL_REDELIVERY_SECONDS", "5"))

@@ -1,0 +1,226 @@
+"""`make bench`: the service's speed against a fake endpoint of known costs, in one run, into
+docs/PERFORMANCE.md and two charts.
+
+    PYTHONPATH=layers/vectorizer .venv/bin/python -m benchmarks.performance
+
+BENCH_SCALE (default 1) multiplies every text count (0.1 for a quick check); a run at another
+scale writes into .local/bench/ (BENCH_OUT to choose), so docs/ only ever holds a full run.
+The stack's log is .local/bench/stack.log.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import platform
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from benchmarks.performance import job_runs
+from benchmarks.performance.charts import clients_chart, scaling_chart
+from benchmarks.performance.fake_endpoint import EndpointParams, RunningEndpoint, started_endpoint
+from benchmarks.performance.job_runs import JobRun, invocations, item_bytes, read_log, texts_for, write_units
+from benchmarks.performance.report import Machine, Results, items_per_second, render
+from local.launcher import ROOT, ReadyStack, stack_ports, started_stack
+from local.stack import StackSettings, function_environment
+from local.template_stack import load_template, read_stack
+
+# The other parts of the benchmark (peer clients, footprint, costs) live in modules of their own;
+# until they are there, the run says so in the document instead of failing.
+try:
+    from benchmarks.performance.peers import run_peers
+except ImportError:  # TODO: benchmarks.performance.peers.run_peers(url, texts, model) -> list[PeerRow]
+    run_peers = None
+try:
+    from benchmarks.performance.footprint import footprint_rows, real_model_ratio
+except ImportError:  # TODO: benchmarks.performance.footprint.footprint_rows(), real_model_ratio(texts)
+    footprint_rows = real_model_ratio = None
+try:
+    from benchmarks.performance.costs import MeasuredCounts, cost_of_million
+except ImportError:  # TODO: benchmarks.performance.costs.cost_of_million(MeasuredCounts) -> CostTable
+    cost_of_million = None
+
+    @dataclasses.dataclass(frozen=True)
+    class MeasuredCounts:  # the stand-in has the real one's fields, so the counts still get reported
+        vectors: int
+        lambda_gb_seconds: float
+        lambda_requests: int
+        sqs_requests: int
+        dynamo_write_units: float
+        dynamo_read_units: float
+        stored_bytes: int
+
+
+# The fake endpoint: 0.1 s a request, 32 texts a request (TEI's default client batch), 8 at once
+# and 64 waiting. 10,000 texts are then 313 requests, 40 waves: an ideal of 4.0 s.
+PARAMS = EndpointParams(latency=0.1, max_batch=32, concurrency=8, queue=64)
+WORKERS = 4  # worker invocations at once (two cores: more processes only take turns)
+CHUNK_SIZE = 256  # the template's default
+FUNCTION_ENV = {"HF_BATCH_SIZE": str(PARAMS.max_batch), "HF_CONCURRENCY": str(PARAMS.concurrency),
+                "CHUNK_SIZE": str(CHUNK_SIZE)}
+LOG_DIR = ROOT / ".local" / "bench"
+MAX_BODY_BYTES = 6_000_000  # Lambda's synchronous payload, so the API's largest request
+
+
+def scaled(count: int, scale: float) -> int:
+    """Takes a text count and BENCH_SCALE; returns the count scaled, at least 1."""
+    return max(1, round(count * scale))
+
+
+def _moto(stack: ReadyStack, service: str) -> Any:
+    return boto3.client(service, endpoint_url=stack.moto, region_name="us-east-1",
+                        aws_access_key_id="local", aws_secret_access_key="local")
+
+
+def _worker_env(stack: ReadyStack, endpoint: RunningEndpoint) -> dict[str, str]:
+    """The worker function's environment as the stack gives it, for `process_chunk` in this process."""
+    moto_port = int(stack.moto.rsplit(":", 1)[1])
+    settings = StackSettings(moto_port=moto_port, hf_base_url=endpoint.base_url, bridge=None,
+                             function_env=FUNCTION_ENV)
+    return function_environment(read_stack(_moto(stack, "cloudformation"), "vectorizer-local"), "WorkerFunction",
+                                settings)
+
+
+def _worker_memory_gb() -> float:
+    template = load_template()
+    own = template["Resources"]["WorkerFunction"]["Properties"].get("MemorySize")
+    return float(own or template.get("Globals", {}).get("Function", {}).get("MemorySize", 128)) / 1024
+
+
+def _cache_sizes(stack: ReadyStack, table: str) -> dict[str, int]:
+    return {item["key"]["S"]: item_bytes(item) for item in job_runs.table_items(stack.moto, table)}
+
+
+def measured_counts(stack: ReadyStack, run: JobRun, log_before: int, cache_before: dict[str, int]) -> Any:
+    """Takes the stack, the 10k job's run, the stack log's length and the cache's item sizes before
+    it; returns the job's MeasuredCounts (see docs/PERFORMANCE.md's cost section for how each is counted).
+    """
+    env = read_stack(_moto(stack, "cloudformation"), "vectorizer-local").environment("WorkerFunction")
+    lines = read_log(LOG_DIR / "stack.log")[log_before:]
+    worker = invocations(lines, "WorkerFunction")
+    # The caller's POST and the job-ended notice are the job's; its status polls are the caller's choice.
+    api = invocations(lines, "ApiFunction", "POST /vectorize")
+    notifier = invocations(lines, "NotifierFunction")
+    chunks = -(-run.texts // CHUNK_SIZE)
+    vectors = [item for item in job_runs.table_items(stack.moto, env["VECTORS_TABLE"])
+               if item.get("jobId", {}).get("S") == run.job_id]
+    vector_sizes = [item_bytes(item) for item in vectors]
+    cache_after = _cache_sizes(stack, env["CACHE_TABLE"]) if env.get("CACHE_TABLE") else {}
+    cache_sizes = [size for key, size in cache_after.items() if key not in cache_before]
+    return MeasuredCounts(
+        vectors=len(vectors),
+        lambda_gb_seconds=(worker.millis + api.millis + notifier.millis) / 1000 * _worker_memory_gb(),
+        lambda_requests=worker.count + api.count + notifier.count,
+        sqs_requests=-(-chunks // 10) + 2 * worker.count,
+        dynamo_write_units=float(write_units(vector_sizes) + write_units(cache_sizes) + 4 * chunks),
+        dynamo_read_units=0.5 * run.texts + chunks,
+        stored_bytes=sum(vector_sizes),
+    )
+
+
+def run(scale: float, out: Path) -> Results:
+    """Takes BENCH_SCALE and the output folder; runs every measurement and returns the Results."""
+    started = time.monotonic()
+    results = Results(
+        machine=Machine(datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), os.cpu_count() or 1,
+                        platform.python_version(), scale, 0.0),
+        params=PARAMS, worker_concurrency=WORKERS, chunk_size=CHUNK_SIZE,
+    )
+    job_timeout = 600 * max(scale, 0.1)
+    with started_endpoint(PARAMS) as endpoint:
+        env = {**stack_ports(), "HF_API_BASE_URL": endpoint.base_url, "LOCAL_WORKER_CONCURRENCY": str(WORKERS),
+               "LOCAL_FUNCTION_ENV": json.dumps(FUNCTION_ENV)}
+        with started_stack(env=env, log_path=LOG_DIR / "stack.log", ready_timeout=300) as stack:
+            _say("stack ready")
+            results.chunk = job_runs.run_chunk(_worker_env(stack, endpoint), endpoint, CHUNK_SIZE, runs=3)
+            _say(f"chunk: median {results.chunk.median:.3f} s")
+            results.inline = job_runs.run_inline(stack, endpoint, 100, runs=5)
+            _say(f"inline: median {results.inline.median:.3f} s")
+
+            one_k, ten_k, fifty_k = scaled(1000, scale), scaled(10_000, scale), scaled(50_000, scale)
+            baseline = job_runs.run_job(stack, endpoint, f"{one_k:,} texts", texts_for("job-1k", one_k),
+                                        timeout=job_timeout)
+            _say(f"1k job: {baseline.seconds:.1f} s")
+            tables = read_stack(_moto(stack, "cloudformation"), "vectorizer-local").environment("WorkerFunction")
+            cache_before = _cache_sizes(stack, tables["CACHE_TABLE"]) if tables.get("CACHE_TABLE") else {}
+            log_before = len(read_log(LOG_DIR / "stack.log"))
+            ten_texts = texts_for("job-10k", ten_k)
+            results.job = job_runs.run_job(stack, endpoint, f"{ten_k:,} texts", ten_texts, timeout=job_timeout)
+            _say(f"10k job: {results.job.seconds:.1f} s")
+            results.counts = measured_counts(stack, results.job, log_before, cache_before)
+            results.cache_repeat = job_runs.run_job(stack, endpoint, f"{ten_k:,} texts again", ten_texts,
+                                                    timeout=job_timeout)
+            results.cache_distinct = job_runs.run_job(
+                stack, endpoint, f"{ten_k:,} texts, {one_k:,} distinct", texts_for("job-rep", ten_k, one_k),
+                timeout=job_timeout)
+            results.cache_baseline = baseline
+            _say("cache runs done")
+            largest = job_runs.run_job(stack, endpoint, f"{fifty_k:,} texts", texts_for("job-50k", fifty_k),
+                                       timeout=job_timeout * 2)
+            _say(f"50k job: {largest.seconds:.1f} s")
+            results.scaling = [baseline, results.job, largest]
+            max_texts = int(tables.get("MAX_TEXTS") or 50_000)
+            if largest.texts >= max_texts:
+                results.largest_accept = largest
+                results.largest_binding = (f"MAX_TEXTS ({max_texts:,} texts)" if largest.body_bytes < MAX_BODY_BYTES
+                                           else "the 6 MB body")
+            else:
+                results.notes.append(f"The largest request ({max_texts:,} texts, MAX_TEXTS) is only sent at"
+                                     " BENCH_SCALE=1.")
+
+            results.peer_texts = scaled(2000, scale)
+            if run_peers is not None:
+                results.peers = run_peers(endpoint.base_url, texts_for("peers", results.peer_texts), job_runs.MODEL)
+            else:
+                results.notes.append("Peers: benchmarks.performance.peers is not there yet.")
+    # The footprint starts stacks and the real model of its own: after ours is stopped, not beside it.
+    if footprint_rows is not None:
+        results.footprint = footprint_rows()
+        results.real_model = real_model_ratio(scaled(1000, scale))
+    else:
+        results.notes.append("Footprint and real model: benchmarks.performance.footprint is not there yet.")
+    if cost_of_million is not None:
+        results.cost_markdown = cost_of_million(results.counts).to_markdown()
+    else:
+        results.notes.append("Cost: benchmarks.performance.costs is not there yet; the counts are shown alone.")
+    results.machine = dataclasses.replace(results.machine, total_seconds=time.monotonic() - started)
+    write(results, out)
+    return results
+
+
+def write(results: Results, out: Path) -> None:
+    """Takes the Results and a folder; writes PERFORMANCE.md and the two charts into it."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "PERFORMANCE.md").write_text(render(results), encoding="utf-8")
+    names = [peer.name for peer in results.peers]
+    rates = [items_per_second(peer.items, peer.seconds) for peer in results.peers]
+    if results.job:
+        names.append("this service")
+        rates.append(items_per_second(results.job.texts, results.job.seconds))
+    clients_chart(out / "performance-clients.png", names, rates)
+    runs = sorted(results.scaling, key=lambda r: r.texts)
+    scaling_chart(out / "performance-scaling.png", [r.texts for r in runs], [r.seconds for r in runs],
+                  [r.hf_requests for r in runs])
+
+
+def _say(what: str) -> None:
+    print(f"bench: {what}", file=sys.stderr, flush=True)
+
+
+def main() -> None:
+    scale = float(os.environ.get("BENCH_SCALE", "1"))
+    default_out = ROOT / "docs" if scale == 1 else LOG_DIR
+    out = Path(os.environ.get("BENCH_OUT") or default_out)
+    results = run(scale, out)
+    print((out / "PERFORMANCE.md").read_text(encoding="utf-8"))
+    _say(f"done in {results.machine.total_seconds:.0f} s; wrote {out}/PERFORMANCE.md and two charts")
+
+
+if __name__ == "__main__":
+    main()
