@@ -16,6 +16,7 @@ import pytest
 from vectorizer.config import ModuleConfig, Target, resolve_target
 from vectorizer.errors import HuggingFaceError
 from vectorizer.hf.client import EmbedOutcome, HuggingFaceClient, redact, request_body, request_headers
+from vectorizer.hf.usage import HfUsage
 from vectorizer.settings import Settings, settings_from
 
 TOKEN = "hf_secretTOKENabcdefghijklmnop0123"
@@ -693,3 +694,16 @@ def test_client_is_reusable_across_calls_and_closes() -> None:
 
     first, second, closed = asyncio.run(go())
     assert (first.vectors, second.vectors, closed) == ([vector_for("text-1")], [vector_for("text-2")], True)
+
+
+# ------------------------------------------------------------------ usage
+
+
+def test_usage_counts_texts_sent_and_requests_with_bisection_halves_but_not_retries() -> None:
+    # Five requests of two; a 503 retried once (not counted again); text-3 refused, so its
+    # request [2, 3] is split into two more requests.
+    fake = FakeHF(script=[loading(0.0)], refuse=frozenset({"text-3"}))
+    run = embed(fake, texts(10), s=settings(HF_BATCH_SIZE="2"))
+    assert len(fake.requests) == 8  # 5 + the retry + 2 halves
+    assert run.outcome.usage == HfUsage(texts=10, cache_hits=0, sent=10, requests=7, requests_saved=0)
+    assert sorted(run.outcome.errors) == [3]
