@@ -13,16 +13,25 @@ Every failure logs once, with the job, the chunk and the reason: a record handed
 (a warning before its last delivery; an error on it, for SQS then moves it to the dead-letter
 queue, whose consumer records its items), a parked one, a skipped one, a failed chunk.
 
-Each record gets an equal share of the invocation's time left, so the records after it still
-have theirs: the handler builds a `BatchClock` per invocation and binds it to the record
-handler, and Powertools hands that bound handler the Lambda context.
+The records of one invocation are worked side by side, one thread each, all submitting their
+HF calls to the container's one event loop (`vectorizer.aio`), so they share one pooled HTTP
+client and one AIMD limit on HF requests in flight: a batch of slow chunks takes about the time
+of one, and the container never has more than `HF_CONCURRENCY` requests out. Each record may
+use all the time the invocation has left, less a reserve for its writes. Powertools then walks
+the records as usual, and its record handler only reports each record's stored outcome, so the
+batch item failures are what they were when records ran one after another.
+
+Concurrent records share the logger: its appended keys would leak from one record's log lines
+into another's, so the job and chunk ride on each line as `extra`. Metrics go through a lock,
+for Powertools' metric set is not safe to add to from several threads.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 import time
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache, partial
 from typing import Any
 
@@ -53,34 +62,27 @@ MESSAGE_KEYS = frozenset(f.alias or name for name, f in ChunkMessage.model_field
 ITEM_KEYS = frozenset(f.alias or name for name, f in ChunkItem.model_fields.items())
 
 
+_metrics_lock = threading.Lock()
+
+
 @cache
 def services() -> Services:
     return build_services()
 
 
-def time_share(remaining_seconds: float, records_left: int, reserve_seconds: float = WRITE_RESERVE_SECONDS) -> float:
-    """Seconds one record may spend on HF calls: an equal share of what is left after the reserve.
+def record_seconds(remaining_seconds: float, reserve_seconds: float = WRITE_RESERVE_SECONDS) -> float:
+    """Seconds each record may spend on HF calls: the invocation's time left, less the write reserve.
 
-    Takes the invocation's remaining seconds and how many records, this one included, still
-    need time; never less than one second, so a late record still gets a try.
+    Takes the invocation's remaining seconds (and the reserve); records run side by side, so
+    each gets the whole of it, not a share. Never less than one second, so a late record still
+    gets a try.
     """
-    return max(1.0, (remaining_seconds - reserve_seconds) / max(1, records_left))
+    return max(1.0, remaining_seconds - reserve_seconds)
 
 
-@dataclass
-class BatchClock:
-    """One invocation's count of records not yet handled, the one being handled included."""
-
-    records_left: int
-
-    def deadline(self, context: LambdaContext) -> float:
-        """This record's deadline (`time.monotonic()`): its share of the time the context has left."""
-        remaining = context.get_remaining_time_in_millis() / 1000
-        return time.monotonic() + time_share(remaining, self.records_left)
-
-    def done_one(self) -> None:
-        """One record handled: the rest share what remains."""
-        self.records_left = max(1, self.records_left - 1)
+def _metric(name: str, unit: MetricUnit, value: float) -> None:
+    with _metrics_lock:
+        metrics.add_metric(name=name, unit=unit, value=value)
 
 
 def _known_keys_only(body: str) -> tuple[str, list[str]]:
@@ -106,16 +108,17 @@ def _known_keys_only(body: str) -> tuple[str, list[str]]:
     return json.dumps(kept, ensure_ascii=False), dropped
 
 
-def _park(record: SQSRecord, reason: str) -> None:
+def _park(record: SQSRecord, reason: str, keys: dict[str, Any] | None = None) -> None:
     body, dropped = _known_keys_only(record.body)
     if dropped:
         listed = ", ".join(dropped[:10]) + (f" (and {len(dropped) - 10} more)" if len(dropped) > 10 else "")
         reason = f"{reason} [unknown keys removed before parking: {listed}]"
     logger.error(
-        "chunk message parked on the dead-letter queue", extra={"reason": reason, "message_id": record.message_id}
+        "chunk message parked on the dead-letter queue",
+        extra={**(keys or {}), "reason": reason, "message_id": record.message_id},
     )
     services().queue.dead_letter(body, reason)
-    metrics.add_metric(name="MessagesDeadLettered", unit=MetricUnit.Count, value=1)
+    _metric("MessagesDeadLettered", MetricUnit.Count, 1)
 
 
 def _handed_back(message: ChunkMessage, error: Exception, deliveries: int, final_attempt: bool) -> None:
@@ -124,23 +127,45 @@ def _handed_back(message: ChunkMessage, error: Exception, deliveries: int, final
     if final_attempt:
         logger.error("chunk could not be recorded on its last delivery; it goes to the dead-letter queue",
                      extra=details)
-        metrics.add_metric(name="ChunksDeadLettered", unit=MetricUnit.Count, value=1)
+        _metric("ChunksDeadLettered", MetricUnit.Count, 1)
     else:
         logger.warning("chunk will be retried", extra=details)
-        metrics.add_metric(name="ChunksRetried", unit=MetricUnit.Count, value=1)
+        _metric("ChunksRetried", MetricUnit.Count, 1)
+
+
+def work_records(records: list[dict[str, Any]], deadline: float) -> dict[str, BaseException | None]:
+    """Work every record of a batch at once, one thread each, before `deadline` (`time.monotonic()`).
+
+    Takes the event's raw records; returns, by message id, what each record's work raised
+    (None when it succeeded), for `record_handler` to report.
+    """
+    if not records:
+        return {}
+    services()  # built here, once: threads racing to build it would each get their own HF limit
+    with ThreadPoolExecutor(max_workers=len(records), thread_name_prefix="record") as pool:
+        work = {SQSRecord(raw).message_id: pool.submit(_work, SQSRecord(raw), deadline) for raw in records}
+    return {message_id: future.exception() for message_id, future in work.items()}
 
 
 @tracer.capture_method
-def record_handler(record: SQSRecord, lambda_context: LambdaContext, clock: BatchClock) -> None:
-    """Work one SQS record within its share of the time; raises to report it for redelivery.
-
-    Powertools passes `record` and `lambda_context` (it looks for that parameter by name); the
-    invocation binds its `clock`.
-    """
+def _work(record: SQSRecord, deadline: float) -> None:
     try:
-        _handle(record, clock.deadline(lambda_context))
+        _handle(record, deadline)
     finally:
-        clock.done_one()
+        limit = services().hf.concurrency_limit
+        if limit is not None:
+            # Where the container's HF budget stands after the record: low means HF pushed back.
+            _metric("HfConcurrencyLimit", MetricUnit.Count, limit)
+
+
+def record_handler(record: SQSRecord, outcomes: dict[str, BaseException | None]) -> None:
+    """Report one record's outcome, already worked by `work_records`; raises its error to hand it back.
+
+    Powertools passes `record`; the invocation binds the `outcomes` of its records by message id.
+    """
+    error = outcomes.get(record.message_id)
+    if error is not None:
+        raise error
 
 
 def _handle(record: SQSRecord, deadline: float) -> None:
@@ -151,36 +176,34 @@ def _handle(record: SQSRecord, deadline: float) -> None:
         return
     deliveries = int(record.attributes.approximate_receive_count or 1)
     final_attempt = deliveries >= services().settings.max_receive_count
-    logger.append_keys(job_id=message.job_id, chunk=message.chunk)
+    keys = {"job_id": message.job_id, "chunk": message.chunk}
     try:
         report = process_chunk(services(), message, final_attempt=final_attempt, deadline=deadline)
     except ChunkRetryLater as retry:
-        logger.warning("chunk will be retried", extra={"reason": retry.error.message, "delivery": deliveries})
-        metrics.add_metric(name="ChunksRetried", unit=MetricUnit.Count, value=1)
+        logger.warning("chunk will be retried", extra={**keys, "reason": retry.error.message, "delivery": deliveries})
+        _metric("ChunksRetried", MetricUnit.Count, 1)
         raise
     except VectorizerError as error:
         if error.status >= 500:
             _handed_back(message, error, deliveries, final_attempt)
             raise
-        _park(record, error.message)
+        _park(record, error.message, keys)
         return
     except Exception as error:
         _handed_back(message, error, deliveries, final_attempt)
         raise
-    finally:
-        logger.remove_keys(["job_id", "chunk"])
     if report.skipped:
         logger.warning(
             "chunk skipped: its job was given up on", extra={"job_id": report.job_id, "chunk": report.chunk}
         )
-        metrics.add_metric(name="ChunksSkipped", unit=MetricUnit.Count, value=1)
+        _metric("ChunksSkipped", MetricUnit.Count, 1)
         return
     if report.reason is not None:
         logger.error(
             "chunk failed; its items are recorded as failed",
             extra={"job_id": report.job_id, "chunk": report.chunk, "reason": report.reason, "delivery": deliveries},
         )
-        metrics.add_metric(name="ChunksFailed", unit=MetricUnit.Count, value=1)
+        _metric("ChunksFailed", MetricUnit.Count, 1)
     times = report.times
     logger.info(
         "chunk done",
@@ -189,12 +212,12 @@ def _handle(record: SQSRecord, deadline: float) -> None:
                "hf_seconds": round(times.hf_seconds, 3), "dynamo_seconds": round(times.dynamo_seconds, 3),
                "cpu_seconds": round(times.cpu_seconds, 3), "total_seconds": round(times.total_seconds, 3)},
     )
-    metrics.add_metric(name="VectorsStored", unit=MetricUnit.Count, value=report.succeeded)
-    metrics.add_metric(name="ItemsFailed", unit=MetricUnit.Count, value=report.failed)
+    _metric("VectorsStored", MetricUnit.Count, report.succeeded)
+    _metric("ItemsFailed", MetricUnit.Count, report.failed)
     # Where a chunk's time goes, so a slow job says whether HF, DynamoDB or the worker held it up.
-    metrics.add_metric(name="ChunkHfSeconds", unit=MetricUnit.Seconds, value=times.hf_seconds)
-    metrics.add_metric(name="ChunkDynamoSeconds", unit=MetricUnit.Seconds, value=times.dynamo_seconds)
-    metrics.add_metric(name="ChunkCpuSeconds", unit=MetricUnit.Seconds, value=times.cpu_seconds)
+    _metric("ChunkHfSeconds", MetricUnit.Seconds, times.hf_seconds)
+    _metric("ChunkDynamoSeconds", MetricUnit.Seconds, times.dynamo_seconds)
+    _metric("ChunkCpuSeconds", MetricUnit.Seconds, times.cpu_seconds)
 
 
 @logger.inject_lambda_context(log_event=False)
@@ -202,6 +225,7 @@ def _handle(record: SQSRecord, deadline: float) -> None:
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     """An SQS batch in, the batch item failures out (only those records come back)."""
-    clock = BatchClock(records_left=max(1, len(event.get("Records") or [])))
-    handler = partial(record_handler, clock=clock)
+    deadline = time.monotonic() + record_seconds(context.get_remaining_time_in_millis() / 1000)
+    outcomes = work_records(event.get("Records") or [], deadline)
+    handler = partial(record_handler, outcomes=outcomes)
     return process_partial_response(event=event, record_handler=handler, processor=processor, context=context)

@@ -74,6 +74,7 @@ def build_services(settings: Settings | None = None) -> Services:
         hf=CachedEmbedder(
             HuggingFaceClient(settings),
             DynamoCacheStore(dynamodb, settings.cache_table, settings.cache_ttl_days) if settings.cache_table else None,
+            settings,
         ),
         jobs=JobStore(dynamodb, settings.jobs_table, settings.job_ttl_days),
         vectors=VectorStore(dynamodb, settings.vectors_table, settings.job_ttl_days),

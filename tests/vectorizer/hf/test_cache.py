@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import threading
 import time
 from typing import Any
 
+import httpx
 import pytest
 from botocore.exceptions import ClientError
 
 from tests.fakes.in_memory import FakeEmbedder, InMemoryCacheStore, fake_vector
 from tests.vectorizer.conftest import table_definition
+from tests.vectorizer.hf.test_client import vector_for
 from vectorizer.codec import encode_vector
 from vectorizer.config import ModuleConfig, Target, resolve_target
 from vectorizer.errors import HuggingFaceError
 from vectorizer.hf.cache import MAX_GET_KEYS, CachedEmbedder, DynamoCacheStore, cache_key
+from vectorizer.hf.client import EmbedOutcome, HuggingFaceClient
+from vectorizer.hf.usage import HfUsage
 from vectorizer.settings import settings_from
 
 CACHE_TABLE = "unit-cache"
@@ -198,3 +204,56 @@ def test_keys_left_unprocessed_every_round_are_misses_and_go_to_hf() -> None:
     assert len(stub.calls) == 5
     assert hf.calls == [(MODEL, ("a",), TOKEN)]
     assert outcome.vectors == [fake_vector("a")]
+
+
+def test_usage_says_what_the_dedupe_then_the_warm_cache_saved_in_exact_requests(store: Any) -> None:
+    answered: list[list[str]] = []
+
+    def hf(request: httpx.Request) -> httpx.Response:
+        inputs = json.loads(request.content)["inputs"]
+        answered.append(inputs)
+        return httpx.Response(200, json=[vector_for(text) for text in inputs])
+
+    s = settings_from({"HF_BATCH_SIZE": "2"})
+    texts = ["text-0", "text-1", "text-0", "text-2", "text-1", "text-0", "text-2", "text-0", "text-1", "text-0"]
+
+    async def twice() -> tuple[EmbedOutcome, EmbedOutcome]:
+        client = HuggingFaceClient(s, transport=httpx.MockTransport(hf))
+        embedder = CachedEmbedder(client, store, s)
+        try:
+            cold = await embedder.embed(target(), texts, TOKEN, time.monotonic() + 30)
+            warm = await embedder.embed(target(), texts, TOKEN, time.monotonic() + 30)
+            return cold, warm
+        finally:
+            await embedder.aclose()
+
+    cold, warm = asyncio.run(twice())
+    # Sent as they are, ten texts by twos are five requests; three distinct ones are two.
+    assert answered == [["text-0", "text-1"], ["text-2"]]
+    assert cold.usage == HfUsage(texts=10, cache_hits=0, sent=3, requests=2, requests_saved=3)
+    assert warm.usage == HfUsage(texts=10, cache_hits=10, sent=0, requests=0, requests_saved=5)
+    assert warm.vectors == cold.vectors == [vector_for(text) for text in texts]
+
+
+def test_without_a_store_the_dedupe_alone_is_counted_as_saved() -> None:
+    outcome = embed(CachedEmbedder(FakeEmbedder(), None, settings_from({"HF_BATCH_SIZE": "1"})), ["a", "a", "bb"])
+    # The fake reports no requests of its own: all three a one-by-one client would make are saved.
+    assert outcome.usage == HfUsage(texts=3, cache_hits=0, sent=2, requests=0, requests_saved=3)
+
+
+def test_cache_reads_and_writes_run_off_the_event_loop_thread() -> None:
+    threads: list[str] = []
+
+    class WatchedStore(InMemoryCacheStore):
+        def get_many(self, keys: list[str]) -> dict[str, list[float]]:
+            threads.append(threading.current_thread().name)
+            return super().get_many(keys)
+
+        def put_many(self, vectors: dict[str, list[float]]) -> None:
+            threads.append(threading.current_thread().name)
+            super().put_many(vectors)
+
+    outcome = embed(CachedEmbedder(FakeEmbedder(), WatchedStore()), ["a"])
+    assert outcome.vectors == [fake_vector("a")]
+    assert len(threads) == 2
+    assert threading.main_thread().name not in threads  # asyncio.run's loop runs on the main thread

@@ -16,6 +16,7 @@ import pytest
 from vectorizer.config import ModuleConfig, Target, resolve_target
 from vectorizer.errors import HuggingFaceError
 from vectorizer.hf.client import EmbedOutcome, HuggingFaceClient, redact, request_body, request_headers
+from vectorizer.hf.usage import HfUsage
 from vectorizer.settings import Settings, settings_from
 
 TOKEN = "hf_secretTOKENabcdefghijklmnop0123"
@@ -404,10 +405,10 @@ def test_retries_run_out_and_every_input_of_the_request_gets_the_error() -> None
 
 
 def test_one_failing_batch_does_not_fail_the_others() -> None:
-    fake = FakeHF(script=[httpx.Response(500, json={"error": "boom"})] * 2)
+    fake = FakeHF(script=[httpx.Response(500, json={"error": "boom"})])
     inputs = texts(4)
-    run = embed(fake, inputs, s=settings(HF_BATCH_SIZE="2", HF_CONCURRENCY="1", HF_MAX_ATTEMPTS="2"))
-    # With one request at a time, the first batch takes both 500s and gives up.
+    run = embed(fake, inputs, s=settings(HF_BATCH_SIZE="2", HF_CONCURRENCY="1", HF_MAX_ATTEMPTS="1"))
+    # With one request at a time and no retry, the first batch takes the 500 and gives up.
     assert run.outcome.vectors == [None, None, vector_for("text-2"), vector_for("text-3")]
     assert sorted(run.outcome.errors) == [0, 1]
     assert run.outcome.errors[0].code == "hf_upstream_error"
@@ -693,3 +694,16 @@ def test_client_is_reusable_across_calls_and_closes() -> None:
 
     first, second, closed = asyncio.run(go())
     assert (first.vectors, second.vectors, closed) == ([vector_for("text-1")], [vector_for("text-2")], True)
+
+
+# ------------------------------------------------------------------ usage
+
+
+def test_usage_counts_texts_sent_and_requests_with_bisection_halves_but_not_retries() -> None:
+    # Five requests of two; a 503 retried once (not counted again); text-3 refused, so its
+    # request [2, 3] is split into two more requests.
+    fake = FakeHF(script=[loading(0.0)], refuse=frozenset({"text-3"}))
+    run = embed(fake, texts(10), s=settings(HF_BATCH_SIZE="2"))
+    assert len(fake.requests) == 8  # 5 + the retry + 2 halves
+    assert run.outcome.usage == HfUsage(texts=10, cache_hits=0, sent=10, requests=7, requests_saved=0)
+    assert sorted(run.outcome.errors) == [3]

@@ -5,11 +5,14 @@ endpoint), the feature parameters that change it (normalize, truncate, prompt_na
 text; `cache_key` hashes exactly those. `wait_for_model` and `use_gpu` change how HF answers,
 never what, so they stay out of the key. `CachedEmbedder` reads the cache, sends only the misses
 to HF, each distinct text once, then fills the cache; the cache is best-effort throughout: a
-cache that fails is logged and costs HF requests, never a vector.
+cache that fails is logged and costs HF requests, never a vector. Its DynamoDB reads and writes
+run on a worker thread: the event loop is the container's, shared by every record in flight,
+and a blocking call on it would hold up their HF requests too.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -22,6 +25,9 @@ from vectorizer.batch_write import batch_write
 from vectorizer.codec import decode_vector, encode_vector
 from vectorizer.config import Target
 from vectorizer.hf.client import EmbedOutcome
+from vectorizer.hf.usage import HfUsage
+from vectorizer.packing import pack
+from vectorizer.settings import Settings, settings_from
 
 logger = logging.getLogger(__name__)
 
@@ -121,13 +127,16 @@ def distinct_texts(texts: Iterable[str]) -> list[str]:
 class CachedEmbedder:
     """`HuggingFaceClient.embed` behind the content cache and per-call dedupe; same signature, same result.
 
-    `store` None (no `CACHE_TABLE`) keeps the dedupe and skips the cache. `hits` and `sent` count,
-    over this embedder's life, the texts answered from the cache and the texts sent to HF.
+    `store` None (no `CACHE_TABLE`) keeps the dedupe and skips the cache. `settings` give the
+    HF batch bounds the client packs requests by (default: the defaults), so that each call can
+    say how many requests the cache and dedupe saved. `hits` and `sent` count, over this
+    embedder's life, the texts answered from the cache and the texts sent to HF.
     """
 
-    def __init__(self, client: Embedder, store: CacheStorePort | None) -> None:
+    def __init__(self, client: Embedder, store: CacheStorePort | None, settings: Settings | None = None) -> None:
         self.client = client
         self.store = store
+        self.settings = settings or settings_from({})
         self.hits = 0
         self.sent = 0
 
@@ -137,17 +146,29 @@ class CachedEmbedder:
         if close is not None:
             await close()
 
+    @property
+    def concurrency_limit(self) -> int | None:
+        """The wrapped client's current limit on HF requests in flight; None when it has none."""
+        return getattr(self.client, "concurrency_limit", None)
+
+    def requests_without_savings(self, texts: list[str]) -> int:
+        """Takes every input of a call; returns the HF requests they would need, sent as they are."""
+        sizes = [len(text) for text in texts]
+        return len(pack(sizes, max_count=self.settings.hf_batch_size, max_bytes=self.settings.hf_batch_chars))
+
     async def embed(self, target: Target, texts: list[str], token: str | None, deadline: float) -> EmbedOutcome:
         """Vectorize `texts` before `deadline` (a `time.monotonic()` value), as `HuggingFaceClient.embed` does.
 
         Returns one entry per input, in input order: its vector (from the cache, or from HF), or
         its error. Repeated texts go to HF once and share the answer; `use_cache` false in the
-        target's options reads and writes no cache. Every vector has the same width.
+        target's options reads and writes no cache. Every vector has the same width. The
+        outcome's usage counts the inputs, those answered from the cache, the distinct texts sent,
+        the client's requests, and the requests saved against sending every input as it is.
         """
         unique = distinct_texts(texts)
         use_store = self.store is not None and target.options.use_cache
         keys = {text: cache_key(target, text) for text in unique} if use_store else {}
-        cached = self._read(list(keys.values())) if use_store else {}
+        cached = await asyncio.to_thread(self._read, list(keys.values())) if use_store else {}
         answers: dict[str, list[float]] = {text: cached[keys[text]] for text in unique if keys.get(text) in cached}
         misses = [text for text in unique if text not in answers]
         fresh = await self.client.embed(target, misses, token, deadline) if misses else EmbedOutcome([])
@@ -156,7 +177,15 @@ class CachedEmbedder:
         errors_of = {misses[position]: error for position, error in fresh.errors.items()}
         new = {text: vector for text, vector in zip(misses, fresh.vectors, strict=True) if vector is not None}
         answers.update(new)
-        outcome = EmbedOutcome(vectors=[answers.get(text) for text in texts])
+        requests = fresh.usage.requests
+        usage = HfUsage(
+            texts=len(texts),
+            cache_hits=sum(1 for text in texts if keys.get(text) in cached),
+            sent=len(misses),
+            requests=requests,
+            requests_saved=max(0, self.requests_without_savings(texts) - requests),
+        )
+        outcome = EmbedOutcome(vectors=[answers.get(text) for text in texts], usage=usage)
         outcome.errors = {index: errors_of[text] for index, text in enumerate(texts) if text in errors_of}
         width = outcome.common_width()
         if width is not None:
@@ -164,7 +193,7 @@ class CachedEmbedder:
             outcome.keep_width(width, "this request's other vectors")
         if use_store and new:
             kept = {keys[text]: vector for text, vector in new.items() if len(vector) == width}
-            self._write(kept)
+            await asyncio.to_thread(self._write, kept)
         return outcome
 
     def _read(self, keys: list[str]) -> dict[str, list[float]]:

@@ -1,8 +1,10 @@
 """The Hugging Face feature-extraction client: batching, concurrency, retries, error isolation.
 
 Inputs go out in requests of at most `hf_batch_size` texts and `hf_batch_chars` characters
-(a longer text alone gets a request of its own), up to `hf_concurrency` requests at once over
-one pooled `httpx.AsyncClient`, and come back in input order. A request HF refuses
+(a longer text alone gets a request of its own) over one pooled `httpx.AsyncClient`, and come
+back in input order. How many requests are in flight at once is the client's, not the call's:
+every `embed` call shares one `AimdLimiter` of up to `hf_concurrency`, which HF's 429/503
+answers cut and its successes grow back. A request HF refuses
 because of its inputs (400/413/422) is split in halves until the one input at fault is found,
 so a bad text never takes its neighbours down with it. Anything else that fails is retried per
 `RetryPolicy` and, once retries run out, reported for each input of that request.
@@ -21,8 +23,10 @@ from typing import TYPE_CHECKING
 
 from vectorizer.config import Target
 from vectorizer.errors import HuggingFaceError
+from vectorizer.hf.limiter import AimdLimiter
 from vectorizer.hf.response import classify_failure, decode_json, parse_embeddings
 from vectorizer.hf.retry import RetryPolicy
+from vectorizer.hf.usage import HfUsage
 from vectorizer.packing import pack
 from vectorizer.settings import Settings
 
@@ -35,10 +39,11 @@ REDACTED = "***"
 
 @dataclass
 class EmbedOutcome:
-    """One entry per input: a vector, or the error that kept it from having one."""
+    """One entry per input: a vector, or the error that kept it from having one; and what it cost."""
 
     vectors: list[list[float] | None]
     errors: dict[int, HuggingFaceError] = field(default_factory=dict)
+    usage: HfUsage = field(default_factory=HfUsage)
 
     @property
     def dimensions(self) -> int | None:
@@ -103,6 +108,18 @@ def request_body(texts: list[str], target: Target) -> bytes:
     return json.dumps(body, ensure_ascii=False).encode("utf-8")
 
 
+@dataclass
+class _Call:
+    """One `embed` call's inputs, its outcome being filled, and the HF requests it has started."""
+
+    target: Target
+    texts: list[str]
+    token: str | None
+    deadline: float
+    outcome: EmbedOutcome
+    requests: int = 0
+
+
 def redact(message: str, secret: str | None) -> str:
     """Takes a message and a secret (or None); returns the message with every copy of the secret replaced by `***`."""
     return message.replace(secret, REDACTED) if secret else message
@@ -129,6 +146,12 @@ class HuggingFaceClient:
             cap_seconds=settings.hf_backoff_cap_seconds,
         )
         self._http: httpx.AsyncClient | None = None
+        self._limiter = AimdLimiter(settings.hf_concurrency)
+
+    @property
+    def concurrency_limit(self) -> int:
+        """How many HF requests this client lets out at once now (its AIMD limit)."""
+        return self._limiter.limit
 
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:
@@ -158,9 +181,10 @@ class HuggingFaceClient:
         contiguous requests bounded by `hf_batch_size` texts and `hf_batch_chars` characters.
         Returns one entry per input, in input order: its vector, or its error. Every vector has
         the same width; inputs HF answered with another width than most get an error instead.
+        The outcome's usage counts the texts (all sent) and the requests made (bisection halves
+        included, retries of one request not).
         """
-        outcome = EmbedOutcome(vectors=[None] * len(texts))
-        gate = asyncio.Semaphore(self._settings.hf_concurrency)
+        call = _Call(target, texts, token, deadline, EmbedOutcome(vectors=[None] * len(texts)))
         # Characters stand in for tokens: a request of long texts takes longer, and all of it
         # times out at once, so long texts travel in smaller requests.
         batches = pack(
@@ -168,41 +192,33 @@ class HuggingFaceClient:
             max_count=self._settings.hf_batch_size,
             max_bytes=self._settings.hf_batch_chars,
         )
-        await asyncio.gather(
-            *(self._embed_batch(target, texts, batch, token, deadline, gate, outcome) for batch in batches)
-        )
+        await asyncio.gather(*(self._embed_batch(call, batch) for batch in batches))
+        outcome = call.outcome
+        outcome.usage = HfUsage(texts=len(texts), sent=len(texts), requests=call.requests)
         width = outcome.common_width()
         if width is not None:
             # Batches are separate HF answers: a replica serving another model could answer one.
             outcome.keep_width(width, "this request's other vectors")
         return outcome
 
-    async def _embed_batch(
-        self,
-        target: Target,
-        texts: list[str],
-        indexes: list[int],
-        token: str | None,
-        deadline: float,
-        gate: asyncio.Semaphore,
-        outcome: EmbedOutcome,
-    ) -> None:
+    async def _embed_batch(self, call: _Call, indexes: list[int]) -> None:
+        call.requests += 1
         try:
-            async with gate:
-                vectors = await self._post_with_retries(target, [texts[i] for i in indexes], token, deadline)
+            vectors = await self._post_with_retries(
+                call.target, [call.texts[i] for i in indexes], call.token, call.deadline
+            )
         except HuggingFaceError as error:
             if error.item_specific and len(indexes) > 1:
                 middle = len(indexes) // 2
                 await asyncio.gather(
-                    self._embed_batch(target, texts, indexes[:middle], token, deadline, gate, outcome),
-                    self._embed_batch(target, texts, indexes[middle:], token, deadline, gate, outcome),
+                    self._embed_batch(call, indexes[:middle]), self._embed_batch(call, indexes[middle:])
                 )
                 return
             for index in indexes:
-                outcome.errors[index] = error
+                call.outcome.errors[index] = error
             return
         for index, vector in zip(indexes, vectors, strict=True):
-            outcome.vectors[index] = vector
+            call.outcome.vectors[index] = vector
 
     async def _post_with_retries(
         self, target: Target, texts: list[str], token: str | None, deadline: float
@@ -221,6 +237,24 @@ class HuggingFaceClient:
     async def _post_once(
         self, target: Target, texts: list[str], token: str | None, deadline: float
     ) -> list[list[float]]:
+        # One slot per attempt, not per request: a request waiting out its backoff holds none.
+        ticket = await self._limiter.acquire()
+        status: int | None = None  # no answer (timeout, connection error) neither cuts nor grows the limit
+        try:
+            response = await self._exchange(target, texts, token, deadline)
+            failure = None if response.status_code == 200 else self._failure(response, token)
+            # The status as classified: 429 and 503 are HF saying it has too much to do.
+            status = 200 if failure is None else failure.status
+        finally:
+            self._limiter.release(ticket, status)
+        if failure is not None:
+            raise failure
+        return parse_embeddings(decode_json(response.content), expected=len(texts))
+
+    async def _exchange(
+        self, target: Target, texts: list[str], token: str | None, deadline: float
+    ) -> httpx.Response:
+        """One HTTP round trip; raises HuggingFaceError only when no answer came back at all."""
         seconds_left = deadline - time.monotonic()
         if seconds_left <= 0.1:
             raise HuggingFaceError(
@@ -251,13 +285,16 @@ class HuggingFaceClient:
             raise HuggingFaceError(
                 "the endpoint URL is not one the HTTP client can call", status=400, code="invalid_config"
             ) from None
+        return response
+
+    @staticmethod
+    def _failure(response: httpx.Response, token: str | None) -> HuggingFaceError:
+        """The error an answer other than 200 stands for, with the token redacted from HF's words."""
         body = response.content
-        if response.status_code != 200:
-            if token:
-                # Redact before HF's words are cut to length, so that no piece of the token survives the cut.
-                body = body.replace(token.encode("utf-8"), REDACTED.encode("utf-8"))
-            error = classify_failure(response.status_code, body, response.headers.get("retry-after"))
-            error.message = redact(error.message, token)
-            error.args = (error.message,)
-            raise error
-        return parse_embeddings(decode_json(body), expected=len(texts))
+        if token:
+            # Redact before HF's words are cut to length, so that no piece of the token survives the cut.
+            body = body.replace(token.encode("utf-8"), REDACTED.encode("utf-8"))
+        error = classify_failure(response.status_code, body, response.headers.get("retry-after"))
+        error.message = redact(error.message, token)
+        error.args = (error.message,)
+        return error
