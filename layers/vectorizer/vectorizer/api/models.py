@@ -117,6 +117,24 @@ class JobAccepted(BaseModel):
     chunks: int
 
 
+class HfUsageModel(BaseModel):
+    """What a job's counted chunks asked of Hugging Face, and what the content cache and dedupe saved."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    texts: int = Field(description="inputs the job's chunks asked vectors for (items that arrived failed excluded)")
+    cache_hits: int = Field(alias="cacheHits", description="inputs answered from the content cache")
+    hit_ratio: float | None = Field(
+        alias="hitRatio", description="cacheHits / texts, to 4 decimals; null when no input was asked for"
+    )
+    sent: int = Field(description="distinct texts sent to Hugging Face")
+    requests: int = Field(description="Hugging Face requests made for them (a retry not counted again)")
+    requests_saved: int = Field(
+        alias="requestsSaved",
+        description="requests the same inputs would have needed with neither cache nor dedupe, less `requests`",
+    )
+
+
 class JobStatus(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
@@ -138,6 +156,7 @@ class JobStatus(BaseModel):
     failure_reason: str | None = Field(
         None, alias="failureReason", description="why the whole job failed (e.g. its chunks could not be queued)"
     )
+    hf: HfUsageModel = Field(description="what the job asked of Hugging Face and what the cache and dedupe saved")
 
 
 class VectorItem(BaseModel):
