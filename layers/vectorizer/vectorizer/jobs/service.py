@@ -20,6 +20,13 @@ queue's consumer (`close_dead_chunk`); if it is redriven later and stores more v
 chunk is counted again over its marker (`recount_chunk`): its items turn from failed to stored
 and the job's counters move by the difference, never twice.
 
+A chunk's time is its HF time: its distinct texts go to HF in batches awaited side by side, and
+each batch's vectors are written (on a bounded pool of threads, WRITE_CONCURRENCY per container)
+while the other batches are still at HF; the store is flushed once before the chunk is counted.
+What the chunk asked of HF (`HfUsage`, the chunk's own dedupe included) is added to the job's
+counters with its counts, so a chunk counted once adds it once. An item that arrives with an
+`error` (a producer could not read it) is never sent to HF and is recorded failed with that error.
+
 Every entry point takes its dependencies as `ports.JobDependencies`, never the wiring itself.
 """
 
