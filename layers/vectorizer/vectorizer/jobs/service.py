@@ -519,8 +519,6 @@ def _work(
         done = services.vectors.stored_indexes(message.job_id, [item.index for item in items])
         items = [item for item in items if item.index not in done]
     if items:
-        if token is None:  # only a chunk of items that arrived failed has none
-            raise AssertionError("a chunk with texts to embed has no token")
         pipeline = _Pipeline(services, message, target, token, deadline, progress, job_dimensions)
         aio.run(pipeline.run(items))
         passing = [error for error in pipeline.errors if error.retryable]
@@ -557,7 +555,7 @@ class _Pipeline:
     """
 
     def __init__(
-        self, services: JobDependencies, message: ChunkMessage, target: Target, token: str, deadline: float,
+        self, services: JobDependencies, message: ChunkMessage, target: Target, token: str | None, deadline: float,
         progress: _Progress, job_dimensions: int | None,
     ) -> None:
         self._services = services
