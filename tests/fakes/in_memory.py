@@ -25,6 +25,7 @@ from vectorizer.config import Target
 from vectorizer.credentials import DefaultToken
 from vectorizer.errors import HuggingFaceError, VectorizerError
 from vectorizer.hf.client import EmbedOutcome
+from vectorizer.hf.usage import HfUsage
 from vectorizer.jobs.job_store import (
     API_ORIGIN,
     CLOSED_BY_WORKER,
@@ -135,19 +136,21 @@ class InMemoryJobStore:
 
     def count_chunk(
         self, job_id: str, chunk: int, *, fingerprint: str, succeeded: int, failed: int, dimensions: int | None,
-        closed_by: str = CLOSED_BY_WORKER,
+        closed_by: str = CLOSED_BY_WORKER, usage: HfUsage | None = None,
     ) -> bool:
-        """Add the chunk's counts once, with its marker; False if the number was counted already."""
+        """Add the chunk's counts and usage once, with its marker; False if the number was counted already."""
         if (job_id, chunk) in self.markers:
             return False
         self.markers[(job_id, chunk)] = ChunkMarker(fingerprint, succeeded, failed, closed_by)
-        self._add(job_id, succeeded, failed, dimensions, chunks_done=1)
+        self._add(job_id, succeeded, failed, dimensions, chunks_done=1, usage=usage)
         return True
 
     def recount_chunk(
-        self, job_id: str, chunk: int, *, seen: ChunkMarker, succeeded: int, failed: int, dimensions: int | None
+        self, job_id: str, chunk: int, *, seen: ChunkMarker, succeeded: int, failed: int, dimensions: int | None,
+        usage: HfUsage | None = None,
     ) -> bool:
-        """Replace the marker if it still holds `seen`'s counts and move the counters by the differences."""
+        """Replace the marker if it still holds `seen`'s counts, move the counters by the differences
+        and add `usage`."""
         if succeeded + failed != seen.succeeded + seen.failed:
             raise ValueError(
                 f"chunk {chunk} of job {job_id} holds {seen.succeeded + seen.failed} items, not {succeeded + failed}"
@@ -156,11 +159,15 @@ class InMemoryJobStore:
         if marker is None or (marker.succeeded, marker.failed) != (seen.succeeded, seen.failed):
             return False
         self.markers[(job_id, chunk)] = ChunkMarker(seen.fingerprint, succeeded, failed, CLOSED_BY_WORKER)
-        self._add(job_id, succeeded - seen.succeeded, failed - seen.failed, dimensions, chunks_done=0)
+        self._add(job_id, succeeded - seen.succeeded, failed - seen.failed, dimensions, chunks_done=0, usage=usage)
         return True
 
-    def _add(self, job_id: str, succeeded: int, failed: int, dimensions: int | None, *, chunks_done: int) -> None:
+    def _add(
+        self, job_id: str, succeeded: int, failed: int, dimensions: int | None, *, chunks_done: int,
+        usage: HfUsage | None = None,
+    ) -> None:
         job = self.records[job_id]
+        job.usage = job.usage + (usage or HfUsage())
         job.succeeded += succeeded
         job.failed += failed
         job.chunks_done += chunks_done
@@ -220,11 +227,17 @@ class InMemoryVectorStore:
 
     def __init__(self) -> None:
         self.items: dict[tuple[str, int], tuple[str | None, bytes, str]] = {}
+        # (job, chunk) of every `flush`, in order.
+        self.flushed: list[tuple[str, int]] = []
 
     def put(self, job_id: str, vectors: list[StoredVector], *, model: str) -> None:
         """Write vectors; the same (job, index) again overwrites."""
         for v in vectors:
             self.items[(job_id, v.index)] = (v.id, encode_vector(v.vector), model)
+
+    def flush(self, job_id: str, chunk: int) -> None:
+        """Nothing to write (each `put` is kept at once); records the call."""
+        self.flushed.append((job_id, chunk))
 
     def stored_indexes(self, job_id: str, indexes: list[int]) -> set[int]:
         """Those of `indexes` that have a stored vector in the job."""
@@ -279,9 +292,12 @@ class FakeEmbedder:
     calls: list[tuple[str, tuple[str, ...], str | None]] = field(default_factory=list)
 
     async def embed(self, target: Target, texts: list[str], token: str | None, deadline: float) -> EmbedOutcome:
-        """One vector or error per text, in order; records (model, texts, token) of the call."""
+        """One vector or error per text, in order, and the call's usage (its distinct texts sent in one
+        request); records (model, texts, token) of the call."""
         self.calls.append((target.model, tuple(texts), token))
         outcome = EmbedOutcome(vectors=[None] * len(texts))
+        # Set as an attribute: the client's outcome carries `usage` once the client counts it.
+        outcome.usage = HfUsage(texts=len(texts), sent=len(set(texts)), requests=1 if texts else 0)  # type: ignore[attr-defined]
         for position, text in enumerate(texts):
             error = self.fail_all or self.refuse.get(text)
             if error is not None:

@@ -45,7 +45,7 @@ TEMPLATE_PARAMETERS = {
 # Parameters only one function reads, besides the shared ones above.
 OWN_PARAMETERS = {
     "ApiFunction": {"IDEMPOTENCY_HOURS": "IdempotencyHours"},
-    "WorkerFunction": {},
+    "WorkerFunction": {"WRITE_CONCURRENCY": "WriteConcurrency"},
     "SweeperFunction": {"STALL_SECONDS": "StallSeconds", "SUBMIT_STALL_SECONDS": "SubmitStallSeconds"},
 }
 

@@ -63,6 +63,9 @@ class Settings(BaseModel):
     max_receive_count: int = Field(5, ge=1, alias="MAX_RECEIVE_COUNT")
     job_ttl_days: int = Field(7, ge=1, alias="JOB_TTL_DAYS")
     max_reported_errors: int = Field(1000, ge=0, alias="MAX_REPORTED_ERRORS")
+    # Vector writes (`VectorStore.put`, sync boto3) in flight at once per container: a chunk stores
+    # each HF batch on a thread of a pool this size while its other batches are still at HF.
+    write_concurrency: int = Field(8, ge=1, le=64, alias="WRITE_CONCURRENCY")
 
     # The sweeper: an open job without progress for this long is closed, its uncounted items
     # reported missing. None: past the last delivery any chunk can get (the queue's visibility

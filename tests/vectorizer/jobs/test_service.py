@@ -32,6 +32,7 @@ from vectorizer.config import ModuleConfig
 from vectorizer.credentials import DefaultToken, TokenSealer
 from vectorizer.errors import HuggingFaceError, VectorizerError
 from vectorizer.hf.client import HuggingFaceClient
+from vectorizer.hf.usage import HfUsage
 from vectorizer.jobs import ports, service
 from vectorizer.jobs.job_store import CLOSED_BY_WORKER, ChunkMarker, ItemError, JobStore, items_fingerprint
 from vectorizer.jobs.message import ChunkItem, ChunkMessage, chunk_signature, signature_matches, signed
@@ -89,7 +90,9 @@ def job(deps: InMemoryServices, job_id: str) -> Any:
 
 def test_a_chunk_whose_texts_all_embed_is_stored_counted_and_closes_its_job(deps: InMemoryServices) -> None:
     report = run(deps, message(total=3, chunks=1))
-    assert report == service.ChunkReport("ext-1", 0, 3, 0, duplicate=False, job_status="succeeded")
+    assert report == service.ChunkReport(
+        "ext-1", 0, 3, 0, duplicate=False, job_status="succeeded", usage=HfUsage(texts=3, sent=3, requests=1)
+    )
     assert deps.vectors.stored("ext-1") == {0: fake_vector("a"), 1: fake_vector("bb"), 2: fake_vector("ccc")}
     assert deps.hf.calls == [(MODEL, ("a", "bb", "ccc"), DEFAULT)]
     record = job(deps, "ext-1")

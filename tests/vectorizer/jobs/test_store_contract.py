@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 from tests.fakes.in_memory import InMemoryJobStore, InMemoryVectorStore
 from tests.vectorizer.conftest import JOBS_TABLE, VECTORS_TABLE
 from vectorizer.errors import JobNotFoundError
+from vectorizer.hf.usage import HfUsage
 from vectorizer.jobs.job_store import (
     CLOSED_BY_DEAD_LETTER,
     CLOSED_BY_WORKER,
@@ -203,6 +204,23 @@ def test_a_recount_moves_the_counters_by_the_difference_once_and_restates_a_clos
     assert jobs.finish_if_complete("job-1") == "succeeded"
     assert jobs.finish_if_complete("job-1") is None
     assert jobs.get("job-1", max_errors=0).status == "succeeded"
+
+
+def test_a_chunks_usage_is_added_to_its_job_once_and_a_recount_adds_its_own(jobs: Any) -> None:
+    jobs.create("job-1", total=4, chunks=2, model="m", signing_key=KEY)
+    first = HfUsage(texts=2, cache_hits=1, sent=1, requests=1, requests_saved=1)
+    assert jobs.count_chunk("job-1", 0, fingerprint=FP_A, succeeded=2, failed=0, dimensions=3, usage=first)
+    # The same chunk again (a redelivery) adds nothing; a chunk without usage leaves it as it is.
+    assert not jobs.count_chunk("job-1", 0, fingerprint=FP_A, succeeded=2, failed=0, dimensions=3, usage=first)
+    jobs.count_chunk("job-1", 1, fingerprint=FP_B, succeeded=1, failed=1, dimensions=3)
+    assert jobs.get("job-1", max_errors=0).usage == first
+
+    redrive = HfUsage(texts=1, cache_hits=0, sent=1, requests=1, requests_saved=0)
+    seen = jobs.chunk_marker("job-1", 1)
+    assert jobs.recount_chunk("job-1", 1, seen=seen, succeeded=2, failed=0, dimensions=3, usage=redrive)
+    assert not jobs.recount_chunk("job-1", 1, seen=seen, succeeded=2, failed=0, dimensions=3, usage=redrive)
+    assert jobs.get("job-1", max_errors=0).usage == HfUsage(
+        texts=3, cache_hits=1, sent=2, requests=2, requests_saved=1)
 
 
 def test_a_recount_that_would_change_the_chunks_size_is_refused(jobs: Any) -> None:

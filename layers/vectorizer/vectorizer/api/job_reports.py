@@ -8,7 +8,7 @@ with a `nextToken` for the rest.
 from __future__ import annotations
 
 from vectorizer.api.answer_budget import dumps, envelope_bytes, fitting_count
-from vectorizer.api.models import ItemErrorModel, JobStatus, VectorItem, VectorsPage
+from vectorizer.api.models import HfUsageModel, ItemErrorModel, JobStatus, VectorItem, VectorsPage
 from vectorizer.jobs.job_store import JobRecord, job_not_found
 from vectorizer.jobs.vector_store import encode_page_token
 from vectorizer.services import Services
@@ -27,7 +27,8 @@ def owned_job(services: Services, job_id: str, owner: str, *, max_errors: int) -
 
 
 def job_status(services: Services, job_id: str, owner: str) -> JobStatus:
-    """The status of `owner`'s job `job_id`, its error list cut to fit the answer budget."""
+    """Takes the services, a job id and the caller's identity; returns the status of `owner`'s job
+    `job_id` with its HF usage (`hf`), its error list cut to fit the answer budget."""
     job = owned_job(services, job_id, owner, max_errors=services.settings.max_reported_errors)
     errors = [ItemErrorModel(index=e.index, id=e.id, error=e.error) for e in job.errors]
     status = JobStatus(
@@ -45,6 +46,10 @@ def job_status(services: Services, job_id: str, owner: str) -> JobStatus:
         # As large as it can be while measuring the rest of the answer.
         errors_omitted=max(job.failed, len(errors)),
         failure_reason=job.failure_reason,
+        hf=HfUsageModel(
+            texts=job.usage.texts, cache_hits=job.usage.cache_hits, hit_ratio=job.usage.hit_ratio,
+            sent=job.usage.sent, requests=job.usage.requests, requests_saved=job.usage.requests_saved,
+        ),
     )
     frame = envelope_bytes(dumps(status.model_dump(mode="json", by_alias=True)))
     room = services.settings.answer_budget_bytes - frame

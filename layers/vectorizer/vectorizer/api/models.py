@@ -117,6 +117,24 @@ class JobAccepted(BaseModel):
     chunks: int
 
 
+class HfUsageModel(BaseModel):
+    """What a job's counted chunks asked of Hugging Face, and what the content cache and dedupe saved."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    texts: int = Field(0, description="inputs the job's chunks asked vectors for (items that arrived failed excluded)")
+    cache_hits: int = Field(0, alias="cacheHits", description="inputs answered from the content cache")
+    hit_ratio: float | None = Field(
+        None, alias="hitRatio", description="cacheHits / texts, to 4 decimals; null when no input was asked for"
+    )
+    sent: int = Field(0, description="distinct texts sent to Hugging Face")
+    requests: int = Field(0, description="Hugging Face requests made for them (a retry not counted again)")
+    requests_saved: int = Field(
+        0, alias="requestsSaved",
+        description="requests the same inputs would have needed with neither cache nor dedupe, less `requests`",
+    )
+
+
 class JobStatus(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
@@ -137,6 +155,11 @@ class JobStatus(BaseModel):
     )
     failure_reason: str | None = Field(
         None, alias="failureReason", description="why the whole job failed (e.g. its chunks could not be queued)"
+    )
+    # Always in the answer; the default lets a client read a server that predates it.
+    hf: HfUsageModel = Field(
+        default_factory=HfUsageModel,
+        description="what the job asked of Hugging Face and what the cache and dedupe saved",
     )
 
 

@@ -1,7 +1,9 @@
 """Job records in DynamoDB: status, counters, per-chunk completion markers and item errors.
 
 One table, keyed by `jobId` and `sk`:
-- `sk = "job"`: the job itself (status, totals, counters, model, dimensions, timestamps, ttl,
+- `sk = "job"`: the job itself (status, totals, counters, what HF was asked and what the cache
+  and dedupe saved it (`hfTexts`, `hfCacheHits`, `hfSent`, `hfRequests`, `hfRequestsSaved`, added
+  with each chunk's counts), model, dimensions, timestamps, ttl,
   and its `origin`: `api` for a job `create` made, `producer` for one first seen on the queue;
   an API job also keeps `signingKey`, the key its chunk messages are signed with, which only the
   worker's `start` reads back: `get`, which answers the API's reads, never returns it);
@@ -39,6 +41,7 @@ from botocore.exceptions import ClientError
 
 from vectorizer.batch_write import batch_write
 from vectorizer.errors import JobNotFoundError
+from vectorizer.hf.usage import HfUsage
 from vectorizer.jobs.timestamps import expiry, now_iso
 
 JOB_SK = "job"
@@ -53,6 +56,11 @@ PRODUCER_ORIGIN = "producer"
 # Who counted a chunk, as its marker says.
 CLOSED_BY_WORKER = "worker"
 CLOSED_BY_DEAD_LETTER = "dead-letter"
+# The job item's usage counters, by `HfUsage` field.
+USAGE_ATTRIBUTES = {
+    "texts": "hfTexts", "cache_hits": "hfCacheHits", "sent": "hfSent", "requests": "hfRequests",
+    "requests_saved": "hfRequestsSaved",
+}
 
 
 def chunk_sk(chunk: int) -> str:
@@ -133,6 +141,8 @@ class JobRecord:
     callback_url: str | None = field(default=None, repr=False)
     # The API had not yet queued all its chunks when this was read (it may have died meanwhile).
     submitting: bool = False
+    # What the job's counted chunks asked of HF, and what the content cache and dedupe saved.
+    usage: HfUsage = field(default_factory=HfUsage)
 
     @property
     def from_api(self) -> bool:
@@ -185,6 +195,7 @@ def _record(item: dict[str, Any], *, with_signing_key: bool = False) -> JobRecor
         owner=_s(item, "owner"),
         callback_url=_s(item, "callbackUrl"),
         submitting=bool(item.get("submitting", {}).get("BOOL")),
+        usage=HfUsage(**{name: _n(item, attribute) or 0 for name, attribute in USAGE_ATTRIBUTES.items()}),
     )
 
 
@@ -343,24 +354,27 @@ class JobStore:
 
     def count_chunk(
         self, job_id: str, chunk: int, *, fingerprint: str, succeeded: int, failed: int, dimensions: int | None,
-        closed_by: str = CLOSED_BY_WORKER,
+        closed_by: str = CLOSED_BY_WORKER, usage: HfUsage | None = None,
     ) -> bool:
         """Add a chunk's counts once. False when the chunk number had been counted already.
 
         `fingerprint` (`items_fingerprint` of the chunk's indexes), the counts and `closed_by` are
         kept in the marker, so a caller told False can ask `chunk_marker` whether it was this
-        chunk or another one.
+        chunk or another one. `usage` (what the chunk asked of HF) is added to the job's usage
+        counters in the same transaction, so it too is added once.
         """
         marker = self._marker(job_id, chunk, fingerprint, succeeded, failed, closed_by)
         marker["ConditionExpression"] = "attribute_not_exists(sk)"
-        update = self._counters_update(job_id, succeeded, failed, dimensions, chunks_done=1)
+        update = self._counters_update(job_id, succeeded, failed, dimensions, chunks_done=1, usage=usage)
         return self._transact(marker, update)
 
     def recount_chunk(
-        self, job_id: str, chunk: int, *, seen: ChunkMarker, succeeded: int, failed: int, dimensions: int | None
+        self, job_id: str, chunk: int, *, seen: ChunkMarker, succeeded: int, failed: int, dimensions: int | None,
+        usage: HfUsage | None = None,
     ) -> bool:
         """Count a counted chunk again with new counts (more of its items stored); False if its
-        marker no longer holds `seen`'s counts (another run recounted it first).
+        marker no longer holds `seen`'s counts (another run recounted it first). `usage`, what
+        this run asked of HF (work the first count did not include), is added in the same transaction.
 
         The marker is replaced and the job's counters move by the differences in one
         transaction, so the job's items are never counted twice. The chunk's size must not
@@ -376,7 +390,7 @@ class JobStore:
             ":seen_s": {"N": str(seen.succeeded)}, ":seen_f": {"N": str(seen.failed)},
         }
         update = self._counters_update(
-            job_id, succeeded - seen.succeeded, failed - seen.failed, dimensions, chunks_done=0
+            job_id, succeeded - seen.succeeded, failed - seen.failed, dimensions, chunks_done=0, usage=usage
         )
         return self._transact(marker, update)
 
@@ -393,16 +407,25 @@ class JobStore:
         }
 
     def _counters_update(
-        self, job_id: str, succeeded: int, failed: int, dimensions: int | None, *, chunks_done: int
+        self, job_id: str, succeeded: int, failed: int, dimensions: int | None, *, chunks_done: int,
+        usage: HfUsage | None = None,
     ) -> dict[str, Any]:
+        # Usage counters are only touched when a chunk asked HF for something: a chunk of failed
+        # items (or one closed by the dead-letter queue) leaves them as they are.
+        counted = usage is not None and usage != HfUsage()
+        added = "".join(f", {attribute} :{attribute}" for attribute in USAGE_ATTRIBUTES.values()) if counted else ""
+        usage_values = (
+            {f":{attribute}": {"N": str(getattr(usage, name))} for name, attribute in USAGE_ATTRIBUTES.items()}
+            if counted else {}
+        )
         return {
             "TableName": self._table,
             "Key": {"jobId": {"S": job_id}, "sk": {"S": JOB_SK}},
-            "UpdateExpression": "ADD succeeded :s, failed :f, chunksDone :done SET updatedAt = :now"
+            "UpdateExpression": f"ADD succeeded :s, failed :f, chunksDone :done{added} SET updatedAt = :now"
             + (", dimensions = if_not_exists(dimensions, :d)" if dimensions else ""),
             "ExpressionAttributeValues": {
                 ":s": {"N": str(succeeded)}, ":f": {"N": str(failed)}, ":done": {"N": str(chunks_done)},
-                ":now": {"S": now_iso()}, **({":d": {"N": str(dimensions)}} if dimensions else {}),
+                ":now": {"S": now_iso()}, **({":d": {"N": str(dimensions)}} if dimensions else {}), **usage_values,
             },
         }
 

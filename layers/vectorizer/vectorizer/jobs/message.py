@@ -23,17 +23,29 @@ from vectorizer.packing import pack
 
 JOB_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
 ITEM_ID_MAX_LENGTH = 512
+ITEM_ERROR_MAX_LENGTH = 1000
 SIGNATURE_PATTERN = r"^[0-9a-f]{64}$"
 
 
 class ChunkItem(BaseModel):
-    """One text of a job: its position in the job (`index`), the caller's `id` and the `text`."""
+    """One text of a job: its position in the job (`index`), the caller's `id` and the `text`.
+
+    A producer that could not read an item (a malformed line of a file) sends it with `error`
+    instead: it is recorded failed with exactly that error and never sent to HF. `line` is where
+    the item came from in a source file, carried to its stored vector.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     index: int = Field(ge=0)
     id: str | None = Field(None, max_length=ITEM_ID_MAX_LENGTH)
     text: str
+    error: str | None = Field(
+        None, min_length=1, max_length=ITEM_ERROR_MAX_LENGTH,
+        description="Why this item has no text to embed (e.g. `line 17: not valid JSON`): the item is recorded "
+        "failed with exactly this error and never sent to Hugging Face; its `text` may then be empty.",
+    )
+    line: int | None = Field(None, ge=1, description="The item's 1-based line number in its source file, if any.")
 
 
 class ChunkMessage(BaseModel):

@@ -12,6 +12,7 @@ from typing import Protocol
 
 from vectorizer.config import Target
 from vectorizer.hf.client import EmbedOutcome
+from vectorizer.hf.usage import HfUsage
 from vectorizer.jobs.job_store import CLOSED_BY_WORKER, ChunkMarker, ItemError, JobRecord
 from vectorizer.jobs.vector_store import StoredVector
 from vectorizer.settings import Settings
@@ -41,11 +42,12 @@ class JobStorePort(Protocol):
 
     def count_chunk(
         self, job_id: str, chunk: int, *, fingerprint: str, succeeded: int, failed: int, dimensions: int | None,
-        closed_by: str = CLOSED_BY_WORKER,
+        closed_by: str = CLOSED_BY_WORKER, usage: HfUsage | None = None,
     ) -> bool: ...
 
     def recount_chunk(
-        self, job_id: str, chunk: int, *, seen: ChunkMarker, succeeded: int, failed: int, dimensions: int | None
+        self, job_id: str, chunk: int, *, seen: ChunkMarker, succeeded: int, failed: int, dimensions: int | None,
+        usage: HfUsage | None = None,
     ) -> bool: ...
 
     def finish_if_complete(self, job_id: str) -> str | None: ...
@@ -65,6 +67,8 @@ class VectorStorePort(Protocol):
     """Vectors keyed by (job, index) (`jobs.vector_store.VectorStore`)."""
 
     def put(self, job_id: str, vectors: list[StoredVector], *, model: str) -> None: ...
+
+    def flush(self, job_id: str, chunk: int) -> None: ...
 
     def stored_indexes(self, job_id: str, indexes: list[int]) -> set[int]: ...
 

@@ -20,15 +20,27 @@ queue's consumer (`close_dead_chunk`); if it is redriven later and stores more v
 chunk is counted again over its marker (`recount_chunk`): its items turn from failed to stored
 and the job's counters move by the difference, never twice.
 
+A chunk's time is its HF time: its distinct texts go to HF in batches awaited side by side, and
+each batch's vectors are written (on a bounded pool of threads, WRITE_CONCURRENCY per container)
+while the other batches are still at HF; the store is flushed once before the chunk is counted.
+What the chunk asked of HF (`HfUsage`, the chunk's own dedupe included) is added to the job's
+counters with its counts, so a chunk counted once adds it once. An item that arrives with an
+`error` (a producer could not read it) is never sent to HF and is recorded failed with that error.
+
 Every entry point takes its dependencies as `ports.JobDependencies`, never the wiring itself.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 import secrets
 import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -38,6 +50,7 @@ from vectorizer.config import ModuleConfig, Purpose, Target, check_callback_allo
 from vectorizer.credentials import NO_DEFAULT_TOKEN
 from vectorizer.errors import HuggingFaceError, MissingTokenError, VectorizerError
 from vectorizer.hf.client import redact
+from vectorizer.hf.usage import HfUsage
 from vectorizer.jobs.job_store import (
     CLOSED_BY_DEAD_LETTER,
     CLOSED_BY_WORKER,
@@ -51,6 +64,8 @@ from vectorizer.jobs.notifications import notify_if_ended
 from vectorizer.jobs.ports import JobDependencies
 from vectorizer.jobs.stage_clock import DYNAMO, HF, StageClock, StageTimes, timed
 from vectorizer.jobs.vector_store import StoredVector
+from vectorizer.packing import pack
+from vectorizer.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -112,6 +127,9 @@ class ChunkReport:
     # Where the chunk's time went (HF, DynamoDB, own CPU), for the worker's log line and metrics.
     # A measurement, not an outcome: two reports of the same work are equal whatever it took.
     times: StageTimes = field(default_factory=StageTimes, compare=False)
+    # What this run asked of HF and what the cache and dedupe saved: added to the job's counters
+    # with the chunk's counts (zero for a duplicate, a skipped chunk or one closed unworked).
+    usage: HfUsage = field(default_factory=HfUsage)
 
 
 @dataclass
@@ -120,6 +138,8 @@ class _Progress:
 
     written: list[StoredVector] = field(default_factory=list)
     item_errors: dict[int, ItemError] = field(default_factory=dict)
+    # What the chunk asked of HF so far (the content cache's and the chunk's own dedupe included).
+    usage: HfUsage = field(default_factory=HfUsage)
 
 
 def new_job_id() -> str:
@@ -385,9 +405,14 @@ def _process_chunk(
     # Not counted yet, or counted with failed items (the chunk was redriven): work what has no vector.
 
     token: str | None = None
-    progress = _Progress()
+    # Items a producer sent failed (a malformed line) keep exactly their own error, whatever else happens.
+    progress = _Progress(item_errors={
+        item.index: ItemError(index=item.index, id=item.id, error=item.error)
+        for item in message.items if item.error is not None
+    })
     try:
-        token = _token(services, message, target)
+        if any(item.error is None for item in message.items):
+            token = _token(services, message, target)
         return _work(
             services, message, target, token, fingerprint, progress, final_attempt, deadline, job.dimensions,
             marker,
@@ -455,7 +480,7 @@ def _settle(
         services.jobs.record_errors(job_id, failures)
         counted = services.jobs.count_chunk(
             job_id, message.chunk, fingerprint=fingerprint, succeeded=succeeded, failed=failed,
-            dimensions=dimensions, closed_by=closed_by,
+            dimensions=dimensions, closed_by=closed_by, usage=progress.usage,
         )
         # Not counted: a redelivery raced this one, or another message took the number (a conflict).
         if not counted:
@@ -468,48 +493,135 @@ def _settle(
         services.jobs.clear_errors(job_id, sorted(stored))
         services.jobs.record_errors(job_id, failures)
         counted = services.jobs.recount_chunk(
-            job_id, message.chunk, seen=marker, succeeded=succeeded, failed=failed, dimensions=dimensions
+            job_id, message.chunk, seen=marker, succeeded=succeeded, failed=failed, dimensions=dimensions,
+            usage=progress.usage,
         )
     status = services.jobs.finish_if_complete(job_id)
     if status is not None:
         notify_if_ended(services, job_id)
-    return ChunkReport(job_id, message.chunk, succeeded, failed, duplicate=not counted, job_status=status)
+    return ChunkReport(
+        job_id, message.chunk, succeeded, failed, duplicate=not counted, job_status=status,
+        usage=progress.usage if counted else HfUsage(),
+    )
 
 
 def _work(
-    services: JobDependencies, message: ChunkMessage, target: Target, token: str, fingerprint: str,
+    services: JobDependencies, message: ChunkMessage, target: Target, token: str | None, fingerprint: str,
     progress: _Progress, final_attempt: bool, deadline: float, job_dimensions: int | None = None,
     marker: ChunkMarker | None = None,
 ) -> ChunkReport:
-    items = message.items
-    if marker is not None:
+    """Embed the chunk's items that still need a vector, storing each HF batch as it comes back;
+    returns the chunk's report once it is counted. Raises `ChunkRetryLater` for a passing HF
+    failure before the last delivery (the vectors stored meanwhile stay: they are keyed by index)."""
+    items = [item for item in message.items if item.error is None]
+    if marker is not None and items:
         # Counted before with failed items: only those without a vector go to HF again.
         done = services.vectors.stored_indexes(message.job_id, [item.index for item in items])
         items = [item for item in items if item.index not in done]
-        if not items:
-            return _settle(services, message, fingerprint, progress, marker, closed_by=CLOSED_BY_WORKER)
-    texts = [item.text for item in items]
-    outcome = aio.run(services.hf.embed(target, texts, token, deadline))
-    if job_dimensions:
-        # One job, one width: vectors of another width than those already counted fail with the reason.
-        outcome.keep_width(job_dimensions, "this job's other vectors")
-
-    passing = [error for error in outcome.errors.values() if error.retryable]
-    if passing and not final_attempt:
-        raise ChunkRetryLater(passing[0])
-
-    stored = [
-        StoredVector(index=item.index, id=item.id, vector=vector)
-        for item, vector in zip(items, outcome.vectors, strict=True)
-        if vector is not None
-    ]
-    progress.item_errors = {
-        items[pos].index: ItemError(index=items[pos].index, id=items[pos].id, error=error.message)
-        for pos, error in sorted(outcome.errors.items())
-    }
-    services.vectors.put(message.job_id, stored, model=target.model)
-    progress.written = stored
+    if items:
+        pipeline = _Pipeline(services, message, target, token, deadline, progress, job_dimensions)
+        aio.run(pipeline.run(items))
+        passing = [error for error in pipeline.errors if error.retryable]
+        if passing and not final_attempt:
+            raise ChunkRetryLater(passing[0])
     return _settle(services, message, fingerprint, progress, marker, closed_by=CLOSED_BY_WORKER)
+
+
+@functools.cache
+def _write_pool(size: int) -> ThreadPoolExecutor:
+    """The container's threads for vector writes: at most `size` `put` calls run at once, whichever
+    chunk they belong to. One pool per size (settings do not change in a container)."""
+    return ThreadPoolExecutor(max_workers=size, thread_name_prefix="vector-write")
+
+
+def _chunk_usage(items: list[ChunkItem], distinct: list[str], batches: list[list[int]], settings: Settings) -> HfUsage:
+    """What deduplicating the chunk saved before any call: its repeated texts count as asked
+    (`texts`) but not sent, and the requests they would have cost as saved."""
+    undeduplicated = pack(
+        [len(item.text) for item in items], max_count=settings.hf_batch_size, max_bytes=settings.hf_batch_chars
+    )
+    return HfUsage(texts=len(items) - len(distinct), requests_saved=len(undeduplicated) - len(batches))
+
+
+class _Pipeline:
+    """One chunk's HF batches, each stored as soon as HF answers it, all on the one event loop.
+
+    Every batch goes to `services.hf.embed` at once (the HF client's own concurrency limit paces
+    them); a batch's vectors are written on the write pool while the other batches are still at
+    HF. A repeated text goes to HF once; its vector is stored for every item holding it. Widths:
+    the job's dimensions when known, else the first width a batch of this chunk comes back with
+    (batches are stored before the chunk's majority width could be known); a batch of another
+    width fails its items with the reason and is not stored.
+    """
+
+    def __init__(
+        self, services: JobDependencies, message: ChunkMessage, target: Target, token: str | None, deadline: float,
+        progress: _Progress, job_dimensions: int | None,
+    ) -> None:
+        self._services = services
+        self._message = message
+        self._target = target
+        self._token = token
+        self._deadline = deadline
+        self._progress = progress
+        self._width = job_dimensions or None
+        self._width_from = "this job's other vectors"
+        self.errors: list[HuggingFaceError] = []
+
+    async def run(self, items: list[ChunkItem]) -> None:
+        """Takes the items to embed; embeds and stores them batch by batch, then flushes the chunk's
+        writes. Returns nothing; raises the first error a batch raised, once every batch has ended."""
+        settings = self._services.settings
+        holders: dict[str, list[ChunkItem]] = {}
+        for item in items:
+            holders.setdefault(item.text, []).append(item)
+        distinct = list(holders)
+        batches = pack(
+            [len(text) for text in distinct], max_count=settings.hf_batch_size, max_bytes=settings.hf_batch_chars
+        )
+        self._progress.usage += _chunk_usage(items, distinct, batches, settings)
+        # Every batch runs to its end before an error is raised: none is left behind on the loop.
+        results = await asyncio.gather(
+            *(self._batch([distinct[i] for i in batch], holders) for batch in batches), return_exceptions=True
+        )
+        # After every put of the chunk, and before it is counted (or failed): what was stored stays.
+        await self._in_pool(self._services.vectors.flush, self._message.job_id, self._message.chunk)
+        failures = [result for result in results if isinstance(result, BaseException)]
+        if failures:
+            raise failures[0]
+
+    async def _batch(self, texts: list[str], holders: dict[str, list[ChunkItem]]) -> None:
+        """Embed one batch of distinct texts, note its errors, store its vectors."""
+        outcome = await self._services.hf.embed(self._target, texts, self._token, self._deadline)
+        self._progress.usage += getattr(outcome, "usage", None) or HfUsage()
+        if self._width is None:
+            self._width = outcome.common_width()
+            self._width_from = "this chunk's first vectors"
+        if self._width is not None:
+            # One job, one width: vectors of another width than the job's (or this chunk's first) fail.
+            outcome.keep_width(self._width, self._width_from)
+        self.errors.extend(error for _, error in sorted(outcome.errors.items()))
+        for position, error in sorted(outcome.errors.items()):
+            for item in holders[texts[position]]:
+                self._progress.item_errors[item.index] = ItemError(index=item.index, id=item.id, error=error.message)
+        stored = [
+            StoredVector(index=item.index, id=item.id, vector=vector, line=item.line)
+            for text, vector in zip(texts, outcome.vectors, strict=True)
+            if vector is not None
+            for item in holders[text]
+        ]
+        if not stored:
+            return
+        # The pool's size bounds the puts in flight across the container; a batch waits its turn.
+        await self._in_pool(
+            functools.partial(self._services.vectors.put, self._message.job_id, stored, model=self._target.model)
+        )
+        self._progress.written.extend(stored)
+
+    async def _in_pool(self, call: Callable[..., None], *args: Any) -> None:
+        """Run a sync store call on the container's write pool, awaiting its end."""
+        pool = _write_pool(self._services.settings.write_concurrency)
+        await asyncio.get_running_loop().run_in_executor(pool, call, *args)
 
 
 def _fail_chunk(

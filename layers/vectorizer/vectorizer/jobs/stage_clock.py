@@ -1,7 +1,11 @@
 """Where a chunk's time goes: waiting on Hugging Face, waiting on DynamoDB, the worker's own CPU.
 
 A `StageClock` adds up the wall time spent inside each named stage and the process's CPU time
-since it started. Its clocks are injected, so it is pure and tests drive it with fake ones.
+since it started. A chunk's HF batches are awaited side by side and its vector writes run on
+threads while other batches are still at HF, so visits of one stage overlap: a stage counts the
+wall time during which at least one of its calls was under way (never more than the wall time),
+while the HF and DynamoDB waits overlap each other, so the two stages can sum to more than the
+wall time. Its clocks are injected, so it is pure and tests drive it with fake ones.
 `timed` puts a stage around every method call of an object (a store, the HF client), so a stage
 is measured where its calls are made, without a timer beside each call site.
 """
@@ -10,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -46,6 +51,11 @@ class StageClock:
     seconds: dict[str, float] = field(default_factory=dict)
     _wall_start: float = field(init=False)
     _cpu_start: float = field(init=False)
+    # Per stage: how many visits are under way, and since when at least one has been.
+    _open: dict[str, int] = field(init=False, default_factory=dict)
+    _since: dict[str, float] = field(init=False, default_factory=dict)
+    # Stages are entered from the event loop and from the write threads at once.
+    _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self._wall_start = self.wall()
@@ -53,12 +63,22 @@ class StageClock:
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
-        """Takes a stage's name; adds the wall time spent inside the `with` block to it, even if it raises."""
-        start = self.wall()
+        """Takes a stage's name; adds the wall time spent inside the `with` block to it, even if it raises.
+
+        Overlapping visits of one stage count once: only the time during which at least one of
+        them is under way is added.
+        """
+        with self._lock:
+            if not self._open.get(name):
+                self._since[name] = self.wall()
+            self._open[name] = self._open.get(name, 0) + 1
         try:
             yield
         finally:
-            self.seconds[name] = self.seconds.get(name, 0.0) + (self.wall() - start)
+            with self._lock:
+                self._open[name] -= 1
+                if not self._open[name]:
+                    self.seconds[name] = self.seconds.get(name, 0.0) + (self.wall() - self._since[name])
 
     def times(self) -> StageTimes:
         """Returns the HF and DynamoDB stages' seconds so far, and the CPU and wall seconds since the start."""

@@ -19,6 +19,8 @@ class StoredVector:
     index: int
     id: str | None
     vector: list[float]
+    # The item's line in its source file, when it came from one (the DynamoDB store does not keep it).
+    line: int | None = None
 
 
 # BatchGetItem takes at most 100 keys a call.
@@ -67,6 +69,13 @@ class VectorStore:
             for v in vectors
         ]
         batch_write(self._db, self._table, requests)
+
+    def flush(self, job_id: str, chunk: int) -> None:
+        """Takes a job id and chunk number, called once after the chunk's last `put`; returns nothing.
+
+        Each `put` is already durable in DynamoDB, so there is nothing to do (a store that writes
+        one object per chunk writes it here).
+        """
 
     def stored_indexes(self, job_id: str, indexes: list[int]) -> set[int]:
         """Takes a job id and item indexes; returns those of them that have a stored vector.
