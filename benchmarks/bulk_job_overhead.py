@@ -34,15 +34,20 @@ IN_FLIGHT = 8
 
 
 def load_texts(count: int) -> list[str]:
+    """Takes a count; returns the first `count` texts of the demo corpus (fewer if it has fewer)."""
     rows = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()]
     return [row["text"] for row in rows[:count]]
 
 
 def batches(texts: list[str]) -> list[list[str]]:
+    """Takes texts; returns them in consecutive batches of BATCH, in order."""
     return [texts[start:start + BATCH] for start in range(0, len(texts), BATCH)]
 
 
 def ideal(model_url: str, texts: list[str]) -> float:
+    """Takes the model endpoint's base URL and texts; returns the seconds it took to embed them
+    straight at the endpoint, BATCH texts a request, IN_FLIGHT requests at once: its ceiling.
+    """
     url = f"{model_url}/models/{MODEL}/pipeline/feature-extraction"
     started = time.perf_counter()
     with httpx.Client(timeout=120) as client, ThreadPoolExecutor(IN_FLIGHT) as pool:
@@ -53,6 +58,7 @@ def ideal(model_url: str, texts: list[str]) -> float:
 
 
 def peer(model_url: str, texts: list[str]) -> float:
+    """Takes the model endpoint's base URL and texts; returns the seconds InferenceClient took, one batch at a time."""
     client = InferenceClient(model=f"{model_url}/models/{MODEL}/pipeline/feature-extraction", token="hf_local")
     started = time.perf_counter()
     rows = sum(len(client.feature_extraction(batch)) for batch in batches(texts))
@@ -61,6 +67,9 @@ def peer(model_url: str, texts: list[str]) -> float:
 
 
 def ours(api: str, texts: list[str]) -> float:
+    """Takes the API's base URL and texts; returns the seconds from `POST /vectorize` (async) until
+    the job has succeeded and every vector has been read back.
+    """
     started = time.perf_counter()
     with httpx.Client(base_url=api, timeout=120) as client:
         job = client.post("/vectorize", json={"config": {"model": MODEL}, "texts": texts, "mode": "async"}).json()
@@ -70,13 +79,25 @@ def ours(api: str, texts: list[str]) -> float:
     return time.perf_counter() - started
 
 
+def measure(texts: list[str], *, with_peer: bool = True) -> dict[str, float]:
+    """Takes the texts (and whether to time the peer too); returns seconds by name: `ideal`, `ours`
+    and, with `with_peer`, `peer`, all measured against one local stack with the real model, which
+    this starts and stops.
+    """
+    with started_stack(env={**stack_ports(), "HF_API_BASE_URL": ""}) as stack:
+        ideal(stack.model, texts[:64])  # warm the model and the connection pools once
+        seconds = {"ideal": ideal(stack.model, texts)}
+        if with_peer:
+            seconds["peer"] = peer(stack.model, texts)
+        seconds["ours"] = ours(stack.api, texts)
+    return seconds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--texts", type=int, default=1000)
     texts = load_texts(parser.parse_args().texts)
-    with started_stack(env={**stack_ports(), "HF_API_BASE_URL": ""}) as stack:
-        ideal(stack.model, texts[:64])  # warm the model and the connection pools once
-        seconds = {"ideal": ideal(stack.model, texts), "peer": peer(stack.model, texts), "ours": ours(stack.api, texts)}
+    seconds = measure(texts)
     print(f"{len(texts)} texts, one run, one machine (seconds are for this run only):")
     for name, value in seconds.items():
         print(f"  {name:5} {value:7.2f} s  {len(texts) / value:7.1f} texts/s")

@@ -115,6 +115,15 @@ def slowest_imports(name: str, env: dict[str, str], top: int = 25) -> list[tuple
     return sorted(rows, reverse=True)[:top]
 
 
+def import_times(runs: int, env: dict[str, str] | None = None) -> tuple[float, dict[str, float]]:
+    """Takes the number of runs and an environment (default: `lambda_environment()`); returns the
+    median milliseconds of `import boto3` alone and of each function's `import app`, by function name.
+    """
+    env = env or lambda_environment()
+    boto3_ms = median_ms("boto3", [str(layer_site())], env, runs)
+    return boto3_ms, {name: median_ms("app", function_paths(name), env, runs) for name in FUNCTIONS}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
@@ -125,15 +134,13 @@ def main() -> None:
         for cumulative, module in slowest_imports(args.importtime, env):
             print(f"{cumulative / 1000:9.1f} ms  {module}")
         return
-    boto3_ms = median_ms("boto3", [str(layer_site())], env, args.runs)
+    boto3_ms, times = import_times(args.runs, env)
     print(f"median of {args.runs} fresh interpreters each\n")
     print("| import | ms | x boto3 |")
     print("| --- | ---: | ---: |")
     print(f"| boto3 | {boto3_ms:.0f} | 1.00 |")
-    for name in FUNCTIONS:
-        ms = median_ms("app", function_paths(name), env, args.runs)
+    for name, ms in times.items():
         print(f"| {name} | {ms:.0f} | {ms / boto3_ms:.2f} |")
-
 
 if __name__ == "__main__":
     main()

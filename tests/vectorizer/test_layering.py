@@ -15,6 +15,8 @@ MAY_IMPORT = {
     "jobs": {TOP, "hf", "jobs"},
     "api": {TOP, "hf", "jobs", "api"},
     "protocols": {TOP, "hf", "api", "protocols"},
+    # File jobs feed the job pipeline (messages, ports, stores); the API's rules come in as callables.
+    "files": {TOP, "jobs", "files"},
 }
 WIRING = "vectorizer.services"  # builds every room's objects, so it may import any of them
 # The handlers, the local stack and the tests sit outside the package; so do event shapes.
@@ -98,6 +100,11 @@ def test_no_room_imports_one_it_may_not() -> None:
          ["vectorizer.api.inline imports local.api_gateway (outside the package)"]),
         ("vectorizer.jobs.service", "from aws_lambda_powertools.utilities.data_classes import SQSEvent",
          ["vectorizer.jobs.service imports aws_lambda_powertools.utilities.data_classes (outside the package)"]),
+        ("vectorizer.jobs.service", "from vectorizer.files.splitter import split_step",
+         ["vectorizer.jobs.service imports vectorizer.files.splitter (files)"]),
+        ("vectorizer.files.records", "from vectorizer.api.weaviate_objects import object_text",
+         ["vectorizer.files.records imports vectorizer.api.weaviate_objects (api)"]),
+        ("vectorizer.files.splitter", "from vectorizer.jobs.message import signed\nfrom vectorizer import packing", []),
         ("vectorizer.services", "from vectorizer.protocols import embedding_call", []),
         ("vectorizer.api.inline", "from vectorizer.hf.client import EmbedOutcome\nfrom . import models", []),
     ],
