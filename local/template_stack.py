@@ -276,8 +276,11 @@ def deploy(
     if s3 is None:
         import boto3
 
-        s3 = boto3.client("s3", endpoint_url=cloudformation.meta.endpoint_url,
-                          region_name=cloudformation.meta.region_name)
+        # A moto server answers every service at one URL; AWS's own endpoint (mocked in process)
+        # is per service, so S3 then gets its default one.
+        endpoint = cloudformation.meta.endpoint_url
+        own = endpoint if "cloudformation." not in endpoint else None
+        s3 = boto3.client("s3", endpoint_url=own, region_name=cloudformation.meta.region_name)
     apply_bucket_notifications(deployed, s3)
     return deployed
 

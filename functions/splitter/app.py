@@ -22,7 +22,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from split_message import ContinueSplit, Ignore, SplitUploads, UnreadableMessage, read_split_message
 
-from vectorizer.files.service import continue_split, split_upload
+from vectorizer.files.service import SplitOutcome, continue_split, split_upload
 from vectorizer.jobs.service import failure_text
 from vectorizer.services import LazyTracer, Services, build_services
 
@@ -46,6 +46,18 @@ def split_deadline(remaining_millis: int, now: float, reserve_seconds: float = R
     return now + max(1.0, remaining_millis / 1000 - reserve_seconds)
 
 
+def _report(outcome: SplitOutcome | None) -> None:
+    """Log one split's outcome (the service logs why it ignored or failed one) and count it."""
+    if outcome is None:
+        return
+    if outcome.outcome == "split":
+        logger.info("file job split", extra={"job_id": outcome.job_id, "total": outcome.total,
+                                             "chunks": outcome.chunks})
+    elif outcome.outcome == "continued":
+        logger.info("file job split continues in the next invocation", extra={"job_id": outcome.job_id})
+    metrics.add_metric(name=f"Splits{outcome.outcome.capitalize()}", unit=MetricUnit.Count, value=1)
+
+
 @tracer.capture_method
 def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:
     """Work one split queue record until done or the deadline; raises to have it delivered again.
@@ -65,9 +77,9 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:
             logger.info("split message ignored", extra={"message_id": record.message_id, "reason": request.reason})
         elif isinstance(request, SplitUploads):
             for uploaded in request.objects:
-                split_upload(services(), uploaded.bucket, uploaded.key, deadline)
+                _report(split_upload(services(), uploaded.bucket, uploaded.key, deadline))
         elif isinstance(request, ContinueSplit):
-            continue_split(services(), request.job_id, deadline)
+            _report(continue_split(services(), request.job_id, deadline))
     except Exception as error:
         logger.warning("split message will be delivered again",
                        extra={"message_id": record.message_id, "reason": failure_text(error),
