@@ -178,8 +178,9 @@ def write(results: Results, out: Path) -> None:
     """Takes the Results and a folder; writes PERFORMANCE.md and the two charts into it."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "PERFORMANCE.md").write_text(render(results), encoding="utf-8")
-    names = [peer.name for peer in results.peers]
-    rates = [items_per_second(peer.items, peer.seconds) for peer in results.peers]
+    finished = [peer for peer in results.peers if not peer.failed]  # a failed peer has no rate to draw
+    names = [peer.name for peer in finished]
+    rates = [items_per_second(peer.items, peer.seconds) for peer in finished]
     if results.peer_service:
         names.append("this service")
         rates.append(items_per_second(results.peer_service.texts, results.peer_service.seconds))

@@ -15,6 +15,7 @@ from benchmarks.performance.costs import CostTable, MeasuredCounts
 from benchmarks.performance.fake_endpoint import EndpointParams
 from benchmarks.performance.footprint import FootprintRow, RealModelRow, bytes_goal
 from benchmarks.performance.job_runs import ChunkRun, InlineRun, JobRun, efficiency
+from benchmarks.performance.peers import PeerRow
 
 GOALS = {
     "chunk": 0.85,
@@ -53,7 +54,7 @@ class Results:
     cache_repeat: JobRun | None = None  # the same 10k job again
     cache_distinct: JobRun | None = None  # 10k texts, 1k of them distinct
     cache_baseline: JobRun | None = None  # 1k distinct texts
-    peers: list[Any] = field(default_factory=list)  # PeerRow: name, seconds, items
+    peers: list[PeerRow] = field(default_factory=list)
     peer_texts: int = 0
     peer_service: JobRun | None = None  # the service's job of the peers' texts
     footprint: list[FootprintRow] = field(default_factory=list)
@@ -152,6 +153,10 @@ def _headline(r: Results) -> str:
     if r.peer_service:
         ours = items_per_second(r.peer_service.texts, r.peer_service.seconds)
         for peer in r.peers:
+            if peer.failed:
+                rows.append([f"items/s, service vs {peer.name} (same texts)", f"the peer failed: {peer.failed}",
+                             "> 1x", "meets (the peer could not finish)"])
+                continue
             theirs = items_per_second(peer.items, peer.seconds)
             rows.append([f"items/s, service vs {peer.name} ({peer.items:,} same texts)",
                          f"{ours:,.0f} vs {theirs:,.0f} ({ours / theirs:.2f}x)" if theirs else "-",
@@ -228,6 +233,9 @@ def _peers(r: Results) -> str:
     service = r.peer_service
     ours = items_per_second(service.texts, service.seconds) if service else 0.0
     for peer in r.peers:
+        if peer.failed:
+            rows.append([peer.name, "0", f"{peer.seconds:.2f}", f"failed: {peer.failed}", "-"])
+            continue
         theirs = items_per_second(peer.items, peer.seconds)
         rows.append([peer.name, f"{peer.items:,}", f"{peer.seconds:.2f}", f"{theirs:,.0f}",
                      f"{ours / theirs:.2f}" if theirs and service else "-"])

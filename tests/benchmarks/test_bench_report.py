@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -21,6 +20,7 @@ from benchmarks.performance.job_runs import (
     invocations,
     texts_for,
 )
+from benchmarks.performance.peers import PeerRow
 from benchmarks.performance.report import Machine, Results, render, verdict
 
 
@@ -60,13 +60,6 @@ def _job(label: str, texts: int, seconds: float, requests: int, distinct: int | 
     return JobRun(label=label, job_id="j", texts=texts, distinct=distinct or texts, status="succeeded",
                   accept_seconds=0.5, seconds=seconds, hf_requests=requests, hf_texts=texts,
                   ideal=ideal_seconds(distinct or texts, 32, 8, 0.1), body_bytes=700_000)
-
-
-@dataclass(frozen=True)
-class PeerRow:
-    name: str
-    seconds: float
-    items: int
 
 
 def results() -> Results:
@@ -126,6 +119,14 @@ def test_the_service_is_compared_with_every_peer_on_the_same_texts_not_with_anot
 def test_a_peer_faster_than_the_service_is_a_miss() -> None:
     text = render(dataclasses.replace(results(), peers=[PeerRow("quick", 1.0, 2000)]))
     assert "| items/s, service vs quick (2,000 same texts) | 500 vs 2,000 (0.25x) | > 1x | misses |" in text
+
+
+def test_a_peer_that_failed_is_shown_failed_with_its_reason_not_as_slow() -> None:
+    failed = PeerRow("weaviate_like", 0.02, 0, "weaviate_like: failed with status: 413")
+    text = render(dataclasses.replace(results(), peers=[failed]))
+    assert ("| items/s, service vs weaviate_like (same texts) | the peer failed: weaviate_like: failed with"
+            " status: 413 | > 1x | meets (the peer could not finish) |") in text
+    assert "| weaviate_like | 0 | 0.02 | failed: weaviate_like: failed with status: 413 | - |" in text
 
 
 def test_imports_bytes_and_the_real_model_stand_next_to_their_goals() -> None:
