@@ -96,6 +96,11 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+def _short(text: str, limit: int = 60) -> str:
+    # The goals table keeps a failure's start; the peers table below has all of it.
+    return text if len(text) <= limit else text[:limit].rstrip() + "..."
+
+
 def items_per_second(items: int, seconds: float) -> float:
     """Takes an item count and seconds; returns items per second (0.0 for no time)."""
     return items / seconds if seconds > 0 else 0.0
@@ -154,7 +159,7 @@ def _headline(r: Results) -> str:
         ours = items_per_second(r.peer_service.texts, r.peer_service.seconds)
         for peer in r.peers:
             if peer.failed:
-                rows.append([f"items/s, service vs {peer.name} (same texts)", f"the peer failed: {peer.failed}",
+                rows.append([f"items/s, service vs {peer.name} (same texts)", f"the peer failed: {_short(peer.failed)}",
                              "> 1x", "meets (the peer could not finish)"])
                 continue
             theirs = items_per_second(peer.items, peer.seconds)

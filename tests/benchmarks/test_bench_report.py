@@ -122,11 +122,11 @@ def test_a_peer_faster_than_the_service_is_a_miss() -> None:
 
 
 def test_a_peer_that_failed_is_shown_failed_with_its_reason_not_as_slow() -> None:
-    failed = PeerRow("weaviate_like", 0.02, 0, "weaviate_like: failed with status: 413")
-    text = render(dataclasses.replace(results(), peers=[failed]))
+    reason = "weaviate_like: failed with status: 413 error: batch size 100 > maximum allowed batch size 32"
+    text = render(dataclasses.replace(results(), peers=[PeerRow("weaviate_like", 0.02, 0, reason)]))
     assert ("| items/s, service vs weaviate_like (same texts) | the peer failed: weaviate_like: failed with"
-            " status: 413 | > 1x | meets (the peer could not finish) |") in text
-    assert "| weaviate_like | 0 | 0.02 | failed: weaviate_like: failed with status: 413 | - |" in text
+            " status: 413 error: batch size 100... | > 1x | meets (the peer could not finish) |") in text
+    assert f"| weaviate_like | 0 | 0.02 | failed: {reason} | - |" in text
 
 
 def test_imports_bytes_and_the_real_model_stand_next_to_their_goals() -> None:
