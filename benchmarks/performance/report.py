@@ -1,7 +1,7 @@
 """docs/PERFORMANCE.md from one run's figures: a pure rendering, so it can be tested from given rows.
 
 Every figure stands next to its goal and says whether it meets it; rows the run could not produce
-(a part not measured, a peer module not there yet) are said to be missing, never left out silently.
+(a part not measured, a peer that failed) are said to be missing or failed, never left out silently.
 """
 
 from __future__ import annotations
