@@ -593,7 +593,11 @@ class _Pipeline:
             *(self._batch([distinct[i] for i in batch], holders) for batch in batches), return_exceptions=True
         )
         # After every put of the chunk, and before it is counted (or failed): what was stored stays.
-        await self._in_pool(self._services.vectors.flush, self._message.job_id, self._message.chunk)
+        # The content cache's writes (off each batch's path) end meanwhile, so none is left behind.
+        await asyncio.gather(
+            self._in_pool(self._services.vectors.flush, self._message.job_id, self._message.chunk),
+            _drain(self._services.hf),
+        )
         failures = [result for result in results if isinstance(result, BaseException)]
         if failures:
             raise failures[0]
@@ -630,6 +634,13 @@ class _Pipeline:
         """Run a sync store call on the container's write pool, awaiting its end."""
         pool = _write_pool(self._services.settings.write_concurrency)
         await asyncio.get_running_loop().run_in_executor(pool, call, *args)
+
+
+async def _drain(embedder: object) -> None:
+    """Wait for the embedder's background cache writes, when it has any (the plain client has none)."""
+    drain = getattr(embedder, "drain", None)
+    if drain is not None:
+        await drain()
 
 
 def _fail_chunk(
