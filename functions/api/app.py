@@ -25,6 +25,8 @@ from vectorizer.api.job_reports import job_status, job_vectors
 from vectorizer.api.limits import check_limits, inline_answer_bytes, may_run_inline, runs_inline
 from vectorizer.api.models import (
     ErrorBody,
+    FileJobAccepted,
+    FileJobRequest,
     JobAccepted,
     JobStatus,
     VectorizeRequest,
@@ -34,6 +36,7 @@ from vectorizer.api.models import (
 from vectorizer.config import check_callback_allowed, resolve_target
 from vectorizer.credentials import choose_token
 from vectorizer.errors import JobNotFoundError, VectorizerError
+from vectorizer.files.submit import submit_file_job
 from vectorizer.jobs.message import JOB_ID_PATTERN
 from vectorizer.jobs.service import submit_job
 from vectorizer.services import LazyTracer
@@ -164,6 +167,40 @@ def vectorize(request: Annotated[VectorizeRequest, Body()]) -> Response[Vectoriz
         logger.info("job queued", extra={"job_id": accepted.job_id, "total": count, "chunks": accepted.chunks})
         metrics.add_metric(name="JobsQueued", unit=MetricUnit.Count, value=1)
         return accepted.model_dump(mode="json", by_alias=True)
+
+    key = app.current_event.headers.get(IDEMPOTENCY_HEADER)
+    body = submit() if key is None else idempotent_submissions().submit(
+        owner=owner, key=key, body=app.current_event.json_body, submit=submit, context=app.lambda_context,
+    )
+    return _json(202, body, {"Location": f"/jobs/{body['jobId']}"})
+
+
+@app.post(
+    "/jobs", tags=["jobs"], summary="Vectorize a JSONL or CSV file in S3, vectors written to S3",
+    description="Without `input.uri`: 202 `awaiting_upload` with a presigned PUT link (`upload`) for the file; the "
+    "job starts when the upload lands. With `input.uri` (`s3://bucket/key`, in the service's files bucket or on "
+    "INPUT_BUCKETS): 202 `queued`. Follow `Location`: once the job has ended, `GET /jobs/{jobId}` links its "
+    "manifest, failures and vector shards (`output`). An `Idempotency-Key` header works as for /vectorize.",
+    responses=answers(
+        {202: ("the job was recorded; follow its Location", FileJobAccepted)}, 400, 401, 403, 409, 422,
+    ),
+)
+def submit_file(request: Annotated[FileJobRequest, Body()]) -> Response[FileJobAccepted]:
+    settings = services().settings
+    check_callback_allowed(request.callback_url, settings)
+    target = resolve_target(request.config, request.purpose, settings)
+    token, own = choose_token(app.current_event.headers.get(TOKEN_HEADER), services().default_token, target.url)
+    owner = caller(app.current_event)
+
+    def submit() -> dict:
+        accepted = submit_file_job(
+            services(), config=request.config, purpose=request.purpose, file_format=request.input.format,
+            uri=request.input.uri, token=token, token_is_callers=own, model=target.model, owner=owner,
+            callback_url=request.callback_url,
+        )
+        logger.info("file job recorded", extra={"job_id": accepted.job_id, "status": accepted.status})
+        metrics.add_metric(name="FileJobsSubmitted", unit=MetricUnit.Count, value=1)
+        return accepted.model_dump(mode="json", by_alias=True, exclude_none=True)
 
     key = app.current_event.headers.get(IDEMPOTENCY_HEADER)
     body = submit() if key is None else idempotent_submissions().submit(

@@ -94,6 +94,56 @@ class VectorizeRequest(BaseModel):
         return self
 
 
+class FileInput(BaseModel):
+    """Where a file job's records are: a JSONL or CSV file, uploaded after (no `uri`) or in S3 already."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    format: Literal["jsonl", "csv"] = Field(description="jsonl: one text, {text, id} or Weaviate object a line; "
+                                            "csv: a header with a `text` column and an optional `id`")
+    uri: str | None = Field(
+        None, max_length=1100,
+        description="s3://bucket/key in the files bucket or on INPUT_BUCKETS; omitted: answered with an upload link",
+    )
+
+
+class FileJobRequest(BaseModel):
+    """`POST /jobs`: a module config (or a Weaviate class carrying one), the input file and a callback."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    config: ModuleConfig = Field(default_factory=ModuleConfig, description="text2vec-huggingface moduleConfig")
+    weaviate_class: WeaviateClass | None = Field(
+        None, alias="class", description="a Weaviate class definition; its moduleConfig replaces `config`"
+    )
+    purpose: Purpose = Field("passage", description="'query' uses queryModel, else passageModel or model")
+    input: FileInput
+    callback_url: str | None = Field(
+        None, alias="callbackUrl", max_length=2048,
+        description="an https URL on CALLBACK_ALLOWED_HOSTS, POSTed (signed) when the job ends",
+    )
+
+    # The same rules as /vectorize's: one place each.
+    _callable_callback = field_validator("callback_url")(VectorizeRequest._callable_callback.__func__)
+    _config_from_class = model_validator(mode="before")(VectorizeRequest._config_from_class.__func__)
+
+
+class UploadLinkModel(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    url: str = Field(description="a presigned S3 URL: PUT the file's bytes to it")
+    method: Literal["PUT"] = "PUT"
+    expires_at: str = Field(alias="expiresAt", description="when the link stops working (UTC)")
+
+
+class FileJobAccepted(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    job_id: str = Field(alias="jobId")
+    status: Literal["awaiting_upload", "queued"]
+    upload: UploadLinkModel | None = Field(None, description="where to PUT the file (only without `input.uri`)")
+
+
 class ItemErrorModel(BaseModel):
     index: int
     id: str | None
