@@ -98,7 +98,8 @@ ERROR_DESCRIPTIONS = {
     401: "no Hugging Face token: neither the header nor a configured default",
     403: "endpointURL is not https or not on the allowed hosts",
     404: "no such job",
-    409: "a request with this Idempotency-Key is still being processed",
+    409: "a request with this Idempotency-Key is still being processed; on /jobs/{jobId}/vectors, a file job "
+    "(`vectors_in_files`: its vectors are in S3, linked from GET /jobs/{jobId})",
     413: "too many texts, or a text too long (the limit is in the message)",
     422: "the body does not fit the schema",
     502: "Hugging Face failed or refused the token (its own message included)",
@@ -221,14 +222,21 @@ def existing_job_id(job_id: str) -> str:
 
 
 @app.get("/jobs/<jobId>", tags=["jobs"], summary="A job's status and counters",
-         responses=answers({200: ("the job", JobStatus)}, 404))
-def get_job(jobId: str) -> Response[JobStatus]:  # camelCase: the path parameter's public name
-    status = job_status(services(), existing_job_id(jobId), caller(app.current_event))
-    return _json(200, status.model_dump(mode="json", by_alias=True))
+         description="For a file job also its `input`, and once it has ended `output`: links to its manifest, "
+         "failures and shards, the shards a page at a time (`output.nextToken`, passed back as `nextToken`).",
+         responses=answers({200: ("the job", JobStatus)}, 400, 404))
+def get_job(
+    jobId: str,  # camelCase: the path parameter's public name
+    next_token: Annotated[str | None, Query(alias="nextToken", max_length=20)] = None,
+) -> Response[JobStatus]:
+    status = job_status(services(), existing_job_id(jobId), caller(app.current_event), next_token=next_token)
+    # A body job's answer stays as it always was: no `input`, no `output`.
+    body_job = {"input", "output"} if status.input is None and status.output is None else None
+    return _json(200, status.model_dump(mode="json", by_alias=True, exclude=body_job))
 
 
 @app.get("/jobs/<jobId>/vectors", tags=["jobs"], summary="A job's vectors in index order, a page at a time",
-         responses=answers({200: ("a page of vectors", VectorsPage)}, 400, 404))
+         responses=answers({200: ("a page of vectors", VectorsPage)}, 400, 404, 409))
 def get_job_vectors(
     jobId: str,  # camelCase: the path parameter's public name
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from vectorizer.credentials import DefaultToken, TokenSealer
 from vectorizer.files.file_job_store import FileJobStore
-from vectorizer.files.file_jobs import FileJobRecords
+from vectorizer.files.file_jobs import FileJobOutputs, FileJobRecords
 from vectorizer.files.objects import S3Objects
 from vectorizer.files.service import SplitQueue
 from vectorizer.files.shards import ShardVectorStore
@@ -74,6 +74,12 @@ class Services:
     def objects(self) -> S3Objects:
         """The files bucket and input buckets; its S3 client is built on first use (only file jobs need it)."""
         return S3Objects(aws_client("s3", S3_CONFIG))
+
+    @functools.cached_property
+    def file_outputs(self) -> FileJobOutputs:
+        """A file job's input and output links, as `GET /jobs/{id}` reports them."""
+        settings = self.settings
+        return FileJobOutputs(self.objects, self.file_jobs, settings.files_bucket, settings.output_url_seconds)
 
     def vector_store_for(self, job: JobRecord, chunk: int) -> VectorStorePort:
         """Where chunk `chunk` of `job` stores its vectors: its shard in the files bucket for a file

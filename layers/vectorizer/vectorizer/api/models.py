@@ -185,6 +185,35 @@ class HfUsageModel(BaseModel):
     )
 
 
+class FileInputReport(BaseModel):
+    """Where a file job reads its records from."""
+
+    format: Literal["jsonl", "csv"]
+    uri: str = Field(description="s3://bucket/key: the uploaded file, or the object the job named")
+
+
+class ShardLinksModel(BaseModel):
+    chunk: int
+    vectors: str = Field(description="GET link: the shard's rows as JSONL ({id, line, vector})")
+    matrix: str = Field(description="GET link: the shard's vectors as a float32 .npy matrix, in row order")
+    ids: str = Field(description="GET link: the shard's rows as JSONL ({index, line, id}), in matrix order")
+
+
+class FileOutputModel(BaseModel):
+    """Presigned GET links to a file job's output, once its manifest is written."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    expires_in: int = Field(alias="expiresIn", description="seconds the links stay valid (OUTPUT_URL_SECONDS)")
+    manifest: str = Field(description="GET link: manifest.json (counts, dimensions, every shard's keys)")
+    failures: str = Field(description="GET link: failed.jsonl, one line per item without a vector")
+    shards: list[ShardLinksModel] = Field(description="shards in chunk order, as many as fit this answer")
+    next_token: str | None = Field(
+        None, alias="nextToken",
+        description="pass back as `nextToken` to GET /jobs/{jobId} for the links to the shards after these",
+    )
+
+
 class JobStatus(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
@@ -210,6 +239,11 @@ class JobStatus(BaseModel):
     hf: HfUsageModel = Field(
         default_factory=HfUsageModel,
         description="what the job asked of Hugging Face and what the cache and dedupe saved",
+    )
+    # File jobs only (POST /jobs); a body job's answer leaves both out.
+    input: FileInputReport | None = Field(None, description="a file job's input file")
+    output: FileOutputModel | None = Field(
+        None, description="a file job's output links, once it has ended and its manifest is written"
     )
 
 

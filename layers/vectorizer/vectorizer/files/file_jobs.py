@@ -1,15 +1,23 @@
-"""A file job's job record, as the API writes it: what `jobs.job_store.JobStore.create` writes for a
+"""A file job's records as the API writes and reads them.
+
+`FileJobRecords`: a file job's job record: what `jobs.job_store.JobStore.create` writes for a
 body job, less the counts (the splitter records them when the file ends: `JobStore.record_split`)
 and with `output = files`, which sends its chunks' vectors to shards in the files bucket.
 
-`uploadBy`, for a job awaiting its upload, is when its presigned PUT expires: the sweeper closes a
-job still waiting well after it (`jobs.sweeper`).
+Such a record has no `total` until its file is split: the sweeper closes one still `queued` without
+it well after its upload link expired (`jobs.sweeper`: no file was uploaded).
+
+`FileJobOutputs`: what `GET /jobs/{id}` reports of a file job (its input, its output links).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from vectorizer.files.file_job_store import FileJobStore
+from vectorizer.files.layout import manifest_key
+from vectorizer.files.manifest import Manifest, output_links
+from vectorizer.files.ports import ObjectStorePort
 from vectorizer.jobs.job_store import API_ORIGIN, JOB_SK, OUTPUT_FILES, open_shard
 from vectorizer.jobs.timestamps import expiry, now_iso
 
@@ -41,3 +49,30 @@ class FileJobRecords:
             **({"callbackUrl": {"S": callback_url}} if callback_url is not None else {}),
         }
         self._db.put_item(TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(jobId)")
+
+
+class FileJobOutputs:
+    """What `GET /jobs/{id}` shows of a file job, as plain JSON-ready dicts (the API room may not
+    import this one): its input file, and links to its output once the manifest is written."""
+
+    def __init__(self, objects: ObjectStorePort, states: FileJobStore, bucket: str, expires: int) -> None:
+        self._objects = objects
+        self._states = states
+        self._bucket = bucket
+        self._expires = expires
+
+    def source(self, job_id: str) -> dict[str, str] | None:
+        """Takes a job id; returns `{"format", "uri"}` of its input file, or None for no file job."""
+        state = self._states.load(job_id)
+        if state is None:
+            return None
+        return {"format": state.file_format, "uri": f"s3://{state.bucket}/{state.key}"}
+
+    def links(self, job_id: str) -> dict[str, Any] | None:
+        """Takes a job id; returns presigned GET links (OUTPUT_URL_SECONDS) to its manifest, failures
+        and every shard (`files.manifest.OutputLinks`, by alias), or None before the manifest exists."""
+        body = self._objects.get(self._bucket, manifest_key(job_id))
+        if body is None:
+            return None
+        manifest = Manifest.model_validate_json(body)
+        return output_links(self._objects, self._bucket, manifest, self._expires).model_dump(mode="json")
