@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from vectorizer.credentials import DefaultToken, TokenSealer
 from vectorizer.files.file_job_store import FileJobStore
-from vectorizer.files.file_jobs import FileJobOutputs, FileJobRecords
+from vectorizer.files.file_jobs import FileJobManifests, FileJobOutputs, FileJobRecords
 from vectorizer.files.objects import S3Objects
 from vectorizer.files.service import SplitQueue
 from vectorizer.files.shards import ShardVectorStore
@@ -138,6 +138,16 @@ def build_notifier(settings: Settings | None = None) -> Notifier:
         jobs=JobStore(aws_client("dynamodb"), settings.jobs_table, settings.job_ttl_days),
         http=httpx.Client(follow_redirects=False, timeout=settings.callback_timeout_seconds),
         secret=CallbackSecret(settings, read_secret),
+    )
+
+
+def build_manifests(settings: Settings | None = None) -> FileJobManifests:
+    """The notifier's writer of ended file jobs' manifests, for `settings` (default: the environment)."""
+    settings = settings or current_settings()
+    dynamodb = aws_client("dynamodb")
+    return FileJobManifests(
+        S3Objects(aws_client("s3", S3_CONFIG)), FileJobStore(dynamodb, settings.jobs_table, settings.job_ttl_days),
+        dynamodb, settings.jobs_table, settings.files_bucket,
     )
 
 

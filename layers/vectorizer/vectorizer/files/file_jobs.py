@@ -7,18 +7,21 @@ and with `output = files`, which sends its chunks' vectors to shards in the file
 Such a record has no `total` until its file is split: the sweeper closes one still `queued` without
 it well after its upload link expired (`jobs.sweeper`: no file was uploaded).
 
+`FileJobManifests`: an ended file job's manifest and failures file, written by the notifier.
+
 `FileJobOutputs`: what `GET /jobs/{id}` reports of a file job (its input, its output links).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from vectorizer.files.file_job_store import FileJobStore
 from vectorizer.files.layout import manifest_key
-from vectorizer.files.manifest import Manifest, output_links
+from vectorizer.files.manifest import FailedItem, FileJobSummary, Manifest, output_links, write_manifest
 from vectorizer.files.ports import ObjectStorePort
-from vectorizer.jobs.job_store import API_ORIGIN, JOB_SK, OUTPUT_FILES, open_shard
+from vectorizer.jobs.job_store import API_ORIGIN, JOB_SK, OUTPUT_FILES, JobRecord, open_shard
 from vectorizer.jobs.timestamps import expiry, now_iso
 
 
@@ -76,3 +79,47 @@ class FileJobOutputs:
             return None
         manifest = Manifest.model_validate_json(body)
         return output_links(self._objects, self._bucket, manifest, self._expires).model_dump(mode="json")
+
+
+def item_errors(dynamodb_client: Any, table: str, job_id: str) -> Iterator[FailedItem]:
+    """Every item error of the job, in index order, page after page (never all in memory)."""
+    query: dict[str, Any] = {
+        "TableName": table, "KeyConditionExpression": "jobId = :job AND begins_with(sk, :prefix)",
+        "ExpressionAttributeValues": {":job": {"S": job_id}, ":prefix": {"S": "error#"}}, "ConsistentRead": True,
+    }
+    while True:
+        answer = dynamodb_client.query(**query)
+        for item in answer.get("Items", []):
+            yield FailedItem(index=int(item["index"]["N"]), id=item.get("id", {}).get("S"), error=item["error"]["S"])
+        if "LastEvaluatedKey" not in answer:
+            return
+        query["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+
+class FileJobManifests:
+    """Writes an ended file job's `failed.jsonl` and `manifest.json` (the notifier does, before the callback)."""
+
+    def __init__(self, objects: ObjectStorePort, states: FileJobStore, dynamodb_client: Any, table: str,
+                 bucket: str) -> None:
+        self._objects = objects
+        self._states = states
+        self._db = dynamodb_client
+        self._table = table
+        self._bucket = bucket
+
+    def write(self, job: JobRecord) -> Manifest | None:
+        """Takes an ended job's record; returns the manifest written for a file job, None for any other.
+
+        Idempotent: the manifest holds nothing but the ended job's counts and its shards, and the
+        failures are in index order, so a retried event rewrites the very same bytes.
+        """
+        if not job.writes_files:
+            return None
+        state = self._states.load(job.job_id)
+        source = f"s3://{state.bucket}/{state.key}" if state is not None else ""
+        summary = FileJobSummary(
+            job_id=job.job_id, status=job.status, model=job.model or "", dimensions=job.dimensions, source=source,
+            total=job.total if job.total is not None else job.succeeded + job.failed,
+            succeeded=job.succeeded, failed=job.failed,
+        )
+        return write_manifest(self._objects, self._bucket, summary, item_errors(self._db, self._table, job.job_id))
