@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from vectorizer.files.file_job_store import FileJobStore
+from vectorizer.files.file_job_store import AWAITING_UPLOAD, FileJobStore
 from vectorizer.files.layout import manifest_key
 from vectorizer.files.manifest import FailedItem, FileJobSummary, Manifest, output_links, write_manifest
 from vectorizer.files.ports import ObjectStorePort
@@ -123,3 +123,9 @@ class FileJobManifests:
             succeeded=job.succeeded, failed=job.failed,
         )
         return write_manifest(self._objects, self._bucket, summary, item_errors(self._db, self._table, job.job_id))
+
+
+def awaits_upload(states: FileJobStore, job_id: str) -> bool:
+    """Takes the file job states and a job id; returns True while that file job awaits its upload."""
+    state = states.load(job_id)
+    return state is not None and state.phase == AWAITING_UPLOAD
