@@ -201,7 +201,7 @@ def submit_file(request: Annotated[FileJobRequest, Body()]) -> Response[FileJobA
         )
         logger.info("file job recorded", extra={"job_id": accepted.job_id, "status": accepted.status})
         metrics.add_metric(name="FileJobsSubmitted", unit=MetricUnit.Count, value=1)
-        return accepted.model_dump(mode="json", by_alias=True, exclude_none=True)
+        return accepted.model_dump(mode="json", by_alias=True)
 
     key = app.current_event.headers.get(IDEMPOTENCY_HEADER)
     body = submit() if key is None else idempotent_submissions().submit(
@@ -230,9 +230,7 @@ def get_job(
     next_token: Annotated[str | None, Query(alias="nextToken", max_length=20)] = None,
 ) -> Response[JobStatus]:
     status = job_status(services(), existing_job_id(jobId), caller(app.current_event), next_token=next_token)
-    # A body job's answer stays as it always was: no `input`, no `output`.
-    body_job = {"input", "output"} if status.input is None and status.output is None else None
-    return _json(200, status.model_dump(mode="json", by_alias=True, exclude=body_job))
+    return _json(200, status.model_dump(mode="json", by_alias=True))
 
 
 @app.get("/jobs/<jobId>/vectors", tags=["jobs"], summary="A job's vectors in index order, a page at a time",

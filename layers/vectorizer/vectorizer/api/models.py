@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from vectorizer.api.weaviate_objects import WeaviateClass, WeaviateObject, module_config, object_text
 from vectorizer.config import ModuleConfig, Purpose, endpoint_url_problem
@@ -25,6 +33,15 @@ def _check_encodable(field: str, values: list[str]) -> None:
             value.encode("utf-8")
         except UnicodeEncodeError:
             raise ValueError(f"'{field}' entry {index} is not valid Unicode text (a lone surrogate)") from None
+
+
+def _without_absent(handler: SerializerFunctionWrapHandler, model: BaseModel, names: tuple[str, ...]) -> Any:
+    # Fields that only some answers have are left out, not null, where they do not apply.
+    data = handler(model)
+    for name in names:
+        if data.get(name, ...) is None:
+            del data[name]
+    return data
 
 
 class VectorizeRequest(BaseModel):
@@ -143,6 +160,10 @@ class FileJobAccepted(BaseModel):
     status: Literal["awaiting_upload", "queued"]
     upload: UploadLinkModel | None = Field(None, description="where to PUT the file (only without `input.uri`)")
 
+    @model_serializer(mode="wrap")
+    def _absent_upload(self, handler: SerializerFunctionWrapHandler):  # unannotated: the schema stays the fields
+        return _without_absent(handler, self, ("upload",))
+
 
 class ItemErrorModel(BaseModel):
     index: int
@@ -245,6 +266,13 @@ class JobStatus(BaseModel):
     output: FileOutputModel | None = Field(
         None, description="a file job's output links, once it has ended and its manifest is written"
     )
+
+    @model_serializer(mode="wrap")
+    def _absent_file_fields(self, handler: SerializerFunctionWrapHandler):  # unannotated: the schema stays the fields
+        # A body job's answer stays as it always was; a file job's shows `output` null until its manifest.
+        if self.input is None and self.output is None:
+            return _without_absent(handler, self, ("input", "output"))
+        return handler(self)
 
 
 class VectorItem(BaseModel):
