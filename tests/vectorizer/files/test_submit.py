@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from vectorizer.api.job_reports import paged_output, shards_from
 from vectorizer.config import ModuleConfig
@@ -52,6 +53,8 @@ class Objects:
         self.existing = existing
 
     def head(self, bucket: str, key: str) -> ObjectInfo | None:
+        if key.startswith("forbidden/"):  # S3's HEAD where the reader may not list: a bare 403
+            raise ClientError({"Error": {"Code": "403", "Message": "Forbidden"}}, "HeadObject")
         return ObjectInfo(size=10, etag='"e"') if (bucket, key) in self.existing else None
 
     def presigned_put(self, bucket: str, key: str, expires: int, *, content_type: str | None = None) -> str:
@@ -122,6 +125,7 @@ def test_a_bucket_on_input_buckets_is_allowed_and_any_other_refused() -> None:
 @pytest.mark.parametrize(("uri", "status", "code"), [
     ("s3://elsewhere/a.jsonl", 403, "input_not_allowed"),
     ("s3://files-bucket/missing.jsonl", 400, "input_not_found"),
+    ("s3://files-bucket/forbidden/a.jsonl", 400, "input_not_found"),
     ("files-bucket/a.jsonl", 400, "invalid_s3_uri"),
 ])
 def test_a_refused_input_records_nothing_and_queues_nothing(uri: str, status: int, code: str) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Literal, Protocol
 
+from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
 from vectorizer.config import ModuleConfig, Purpose
@@ -113,6 +114,17 @@ def input_location(uri: str, settings: Settings) -> tuple[str, str]:
     return location.bucket, location.key
 
 
+def _readable(objects: SubmitObjectsPort, bucket: str, key: str) -> bool:
+    """Whether HEAD finds the object; S3 answers 403 rather than 404 where the service may not list
+    the bucket, so a refusal reads as "no such object" too (never a 500)."""
+    try:
+        return objects.head(bucket, key) is not None
+    except ClientError as error:
+        if str(error.response.get("Error", {}).get("Code", "")) in ("403", "AccessDenied", "Forbidden"):
+            return False
+        raise
+
+
 def submit_file_job(
     services: SubmitDependencies, *, config: ModuleConfig, purpose: Purpose, file_format: FileFormat,
     uri: str | None, token: str, token_is_callers: bool, model: str, owner: str, callback_url: str | None,
@@ -128,7 +140,7 @@ def submit_file_job(
     """
     settings = services.settings
     source = input_location(uri, settings) if uri is not None else None
-    if source is not None and services.objects.head(*source) is None:
+    if source is not None and not _readable(services.objects, *source):
         raise VectorizerError(f"there is no object at {uri[:1100]!r} (or it cannot be read)", code="input_not_found")
     job_id = new_job_id()
     bucket, key = source or (settings.files_bucket, upload_key(job_id, file_format))
