@@ -378,3 +378,17 @@ def test_recording_no_errors_writes_nothing(store: JobStore, dynamodb: Any) -> N
     store.create("job-1", total=1, chunks=1, model="m", signing_key=KEY)
     store.record_errors("job-1", [])
     assert all_keys(dynamodb, "job-1") == ["job"]
+
+
+def test_a_file_job_still_being_split_is_not_closed_by_its_first_counted_chunk(store: JobStore, dynamodb: Any) -> None:
+    # A file job learns its total only when its splitter reaches the end of the file: until then
+    # a counted chunk must not give it a final status (nor take it out of the open-jobs index).
+    from vectorizer.files.file_jobs import FileJobRecords
+
+    FileJobRecords(dynamodb, JOBS_TABLE, ttl_days=7).create("file-1", model="m", signing_key="k" * 64, owner="o")
+    store.start("file-1", model="m", total=None, chunks=None)
+    assert store.count_chunk("file-1", 0, fingerprint=items_fingerprint([0, 1]), succeeded=2, failed=0, dimensions=8)
+
+    assert store.finish_if_complete("file-1") is None
+    job = raw_job(dynamodb, "file-1")
+    assert (job["status"]["S"], "openShard" in job) == ("running", True)

@@ -161,8 +161,9 @@ class JobRecord:
 
     @property
     def open_ended(self) -> bool:
-        """No chunk count and no total: the job can never know it is complete."""
-        return self.chunks is None and self.total is None
+        """No chunk count and no total: the job can never know it is complete. Not so a file job:
+        its splitter records both when it reaches the end of the file, and until then it is open."""
+        return self.chunks is None and self.total is None and not self.writes_files
 
     @property
     def complete(self) -> bool:
