@@ -198,6 +198,8 @@ def submit_file(request: Annotated[FileJobRequest, Body()]) -> Response[FileJobA
             services(), config=request.config, purpose=request.purpose, file_format=request.input.format,
             uri=request.input.uri, token=token, token_is_callers=own, model=target.model, owner=owner,
             callback_url=request.callback_url,
+            object_class=(request.weaviate_class.model_dump(mode="json", by_alias=True, exclude_none=True)
+                          if request.weaviate_class is not None else None),
         )
         logger.info("file job recorded", extra={"job_id": accepted.job_id, "status": accepted.status})
         metrics.add_metric(name="FileJobsSubmitted", unit=MetricUnit.Count, value=1)

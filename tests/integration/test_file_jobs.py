@@ -187,3 +187,29 @@ def test_the_sweeper_leaves_a_file_job_that_is_splitting_to_the_ordinary_bound(h
                    submit_stall_seconds=300, awaits_upload=lambda j: awaits_upload(services.file_jobs, j),
                    upload_seconds=900)
     assert answer.body["jobId"] not in [closing.job_id for closing in report.closed]
+
+
+def test_lines_that_are_weaviate_objects_are_read_by_the_class_given_with_the_job(harness: Harness) -> None:
+    from vectorizer.api.weaviate_objects import object_text
+
+    weaviate_class = {"class": "Article", "moduleConfig": {"text2vec-huggingface": {"model": MODEL}},
+                      "properties": [{"name": "title", "dataType": ["text"]}, {"name": "body", "dataType": ["text"]}]}
+    objects_in_file = [{"id": f"obj-{n}", "properties": {"title": f"Title {n}", "body": f"Body of {n}"}}
+                       for n in range(3)]
+    answer = harness.api("POST", "/jobs", {"class": weaviate_class, "input": {"format": "jsonl"}},
+                         headers={"X-Huggingface-Api-Key": CALLER_TOKEN})
+    assert answer.status == 202, answer.body
+    job_id = answer.body["jobId"]
+    key = f"uploads/{job_id}/input.jsonl"
+    body = "".join(json.dumps(line) + "\n" for line in objects_in_file).encode()
+    boto3.client("s3").put_object(Bucket=bucket(harness), Key=key, Body=body)
+    assert split_upload(build_services(), bucket(harness), key, time.monotonic() + 30).outcome == "split"
+    harness.run_worker_until_idle()
+
+    status = harness.api("GET", f"/jobs/{job_id}").body
+    assert (status["status"], status["succeeded"]) == ("succeeded", 3), status
+    rows = [json.loads(line) for shard in sorted(objects(harness, f"jobs/{job_id}/shards/").items())
+            if shard[0].endswith(".jsonl") and not shard[0].endswith(".ids.jsonl") for line in shard[1].splitlines()]
+    texts = [object_text(weaviate_class, line["properties"]) for line in objects_in_file]
+    assert [(row["id"], row["vector"]) for row in rows] == [
+        (f"obj-{n}", expected_vector(texts[n])) for n in range(3)]

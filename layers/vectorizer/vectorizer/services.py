@@ -15,6 +15,7 @@ from vectorizer.credentials import DefaultToken, TokenSealer
 from vectorizer.files.file_job_store import FileJobStore
 from vectorizer.files.file_jobs import FileJobManifests, FileJobOutputs, FileJobRecords
 from vectorizer.files.objects import S3Objects
+from vectorizer.files.records import ObjectText
 from vectorizer.files.service import SplitQueue
 from vectorizer.files.shards import ShardVectorStore
 from vectorizer.hf.cache import CachedEmbedder, DynamoCacheStore
@@ -80,6 +81,13 @@ class Services:
         """A file job's input and output links, as `GET /jobs/{id}` reports them."""
         settings = self.settings
         return FileJobOutputs(self.objects, self.file_jobs, settings.files_bucket, settings.output_url_seconds)
+
+    def object_text_for(self, object_class: dict[str, Any]) -> ObjectText:
+        """The text rule of a Weaviate class for file lines that are Weaviate objects: the same
+        rules as `objects` on `POST /vectorize` (`api.weaviate_objects.object_text`)."""
+        from vectorizer.api.weaviate_objects import object_text
+
+        return functools.partial(object_text, object_class)
 
     def vector_store_for(self, job: JobRecord, chunk: int) -> VectorStorePort:
         """Where chunk `chunk` of `job` stores its vectors: its shard in the files bucket for a file

@@ -44,6 +44,8 @@ class FileJobState(BaseModel):
     config: ModuleConfig
     purpose: Purpose = "passage"
     sealed_token: str | None = None
+    # The Weaviate class a JSONL line that is a Weaviate object is read by (its text rules), as given.
+    object_class: dict[str, Any] | None = None
     phase: Phase
     cursor: SplitCursor = SplitCursor()
 
@@ -71,6 +73,8 @@ class FileJobStore:
         }
         if state.sealed_token is not None:
             item["sealedToken"] = {"S": state.sealed_token}
+        if state.object_class is not None:
+            item["objectClass"] = {"S": json.dumps(state.object_class, ensure_ascii=False)}
         self._db.put_item(TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(jobId)")
 
     def load(self, job_id: str) -> FileJobState | None:
@@ -84,6 +88,7 @@ class FileJobStore:
             job_id=job_id, bucket=item["bucket"]["S"], key=item["key"]["S"], file_format=item["format"]["S"],
             config=ModuleConfig.model_validate(json.loads(item["config"]["S"])), purpose=item["purpose"]["S"],
             sealed_token=item.get("sealedToken", {}).get("S"), phase=item["phase"]["S"],
+            object_class=json.loads(item["objectClass"]["S"]) if "objectClass" in item else None,
             cursor=SplitCursor.model_validate_json(item["cursor"]["S"]),
         )
 

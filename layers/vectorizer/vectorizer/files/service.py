@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict
 from vectorizer.errors import VectorizerError
 from vectorizer.files.file_job_store import AWAITING_UPLOAD, SPLITTING, FileJobStore
 from vectorizer.files.ports import ObjectReaderPort
+from vectorizer.files.records import ObjectText
 from vectorizer.files.splitter import FileSplitJob, SplitLimits, split_step
 from vectorizer.jobs.job_store import JobStore
 from vectorizer.jobs.notifications import notify_if_ended
@@ -79,6 +80,10 @@ class FileJobDependencies(Protocol):
 
     @property
     def split_queue(self) -> SplitQueuePort: ...
+
+    def object_text_for(self, object_class: dict[str, Any]) -> ObjectText:
+        """The text rule of a Weaviate class (as given by the caller) for lines that are objects."""
+        ...
 
 
 class SplitOutcome(BaseModel):
@@ -147,8 +152,9 @@ def continue_split(services: FileJobDependencies, job_id: str, deadline: float) 
     limits = SplitLimits(chunk_size=settings.file_chunk_size, max_message_bytes=settings.max_message_bytes,
                          max_text_chars=settings.max_text_chars)
     try:
+        object_text = services.object_text_for(state.object_class) if state.object_class is not None else None
         result = split_step(job, state.cursor, reader=services.objects, queue=services.queue,
-                            state=services.file_jobs, limits=limits, deadline=deadline)
+                            state=services.file_jobs, limits=limits, deadline=deadline, object_text=object_text)
     except VectorizerError as error:
         if error.status >= 500:
             raise

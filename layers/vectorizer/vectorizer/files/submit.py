@@ -12,7 +12,7 @@ never stored (the worker picks it up where it may go).
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
@@ -128,14 +128,15 @@ def _readable(objects: SubmitObjectsPort, bucket: str, key: str) -> bool:
 def submit_file_job(
     services: SubmitDependencies, *, config: ModuleConfig, purpose: Purpose, file_format: FileFormat,
     uri: str | None, token: str, token_is_callers: bool, model: str, owner: str, callback_url: str | None,
-    now: datetime | None = None,
+    object_class: dict[str, Any] | None = None, now: datetime | None = None,
 ) -> FileJobAccepted:
     """Record a file job for `owner` and return its 202 answer.
 
     Takes the module config and purpose every chunk carries, the file's format, its `s3://` URI
     (None: the caller uploads it), the token chosen for the call (`token_is_callers`: the
     caller's own, sealed and kept; else the default, not kept), the model, the owner, the
-    callback URL (already allowed) and the time (default: now). Raises 400 `invalid_s3_uri`,
+    callback URL (already allowed), the Weaviate class whose text rules read lines that are
+    Weaviate objects (None: such lines fail) and the time (default: now). Raises 400 `invalid_s3_uri`,
     403 `input_not_allowed` or 400 `input_not_found` before anything is recorded.
     """
     settings = services.settings
@@ -150,7 +151,7 @@ def submit_file_job(
     )
     services.file_jobs.create(FileJobState(
         job_id=job_id, bucket=bucket, key=key, file_format=file_format, config=config, purpose=purpose,
-        sealed_token=sealed, phase=SPLITTING if source is not None else AWAITING_UPLOAD,
+        sealed_token=sealed, object_class=object_class, phase=SPLITTING if source is not None else AWAITING_UPLOAD,
     ))
     if source is not None:
         services.split_queue.continue_later(job_id)
