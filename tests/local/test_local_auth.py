@@ -67,7 +67,8 @@ def gateway(stack: DeployedStack) -> tuple[Client, EchoApi, RealAuthorizer]:
 def test_with_keys_on_every_route_but_the_open_ones_wants_the_key_through_the_authorizer(stacks) -> None:
     wanted = MethodAuth(api_key=True, authorizer="AuthorizerFunction", key_source="AUTHORIZER")
     assert route_auth(stacks["on"], "VectorizerApi") == {
-        ("POST", "/vectorize"): wanted, ("GET", "/jobs/{jobId}"): wanted, ("GET", "/jobs/{jobId}/vectors"): wanted,
+        ("POST", "/vectorize"): wanted, ("POST", "/jobs"): wanted, ("GET", "/jobs/{jobId}"): wanted,
+        ("GET", "/jobs/{jobId}/vectors"): wanted,
         ("POST", "/"): wanted, ("POST", "/models/{model+}"): wanted,
         ("POST", "/pipeline/feature-extraction/{model+}"): wanted, ("POST", "/embed"): wanted,
         ("POST", "/v1/embeddings"): wanted,
