@@ -47,14 +47,14 @@ def test_an_item_type_no_vector_holds_is_refused_rather_than_sized_wrongly() -> 
 def test_the_sized_item_is_the_one_the_vector_store_wrote(fixed_ttl) -> None:
     item = stored_vector_item(8)
 
-    assert sorted(item) == ["dimensions", "id", "index", "jobId", "model", "ttl", "vector"]
-    assert (len(bytes(item["vector"]["B"])), item["dimensions"], item["ttl"]) == (32, {"N": "8"}, {"N": str(TTL)})
+    assert sorted(item) == ["dims", "id", "index", "jobId", "model", "ttl", "vector"]
+    assert (len(bytes(item["vector"]["B"])), item["dims"], item["ttl"]) == (32, {"N": "8"}, {"N": str(TTL)})
 
 
 def test_a_384_dimension_vector_item_takes_4_bytes_a_dimension_plus_its_keys_and_metadata(fixed_ttl) -> None:
-    # jobId 5+32, index 5+3, vector 6+1536, dimensions 10+3, model 5+38, ttl 3+6, id 2+36.
-    assert bytes_per_vector(384) == 1690
-    assert bytes_per_vector(384, object_id=None) == 1652
+    # jobId 5+32, index 5+3, vector 6+1536, dims 4+3, model 5+38, ttl 3+6, id 2+36.
+    assert bytes_per_vector(384) == 1684
+    assert bytes_per_vector(384, object_id=None) == 1646
     assert bytes_goal(384) == 1686
 
 

@@ -68,7 +68,7 @@ def test_put_stores_float32_bytes_and_metadata(store: VectorStore, dynamodb: Any
     store.put("job-1", [StoredVector(0, "doc-0", [0.1, -2.0]), StoredVector(1, None, [1.0, 0.5])], model="org/m")
     item = dynamodb.get_item(TableName=VECTORS_TABLE, Key={"jobId": {"S": "job-1"}, "index": {"N": "0"}})["Item"]
     assert bytes(item["vector"]["B"]) == encode_vector([0.1, -2.0]) == bytes.fromhex("cdcccc3d000000c0")
-    assert (item["dimensions"]["N"], item["model"]["S"], item["id"]["S"]) == ("2", "org/m", "doc-0")
+    assert (item["dims"]["N"], item["model"]["S"], item["id"]["S"]) == ("2", "org/m", "doc-0")
     assert before + 7 * 86_400 <= int(item["ttl"]["N"]) <= int(time.time()) + 7 * 86_400
     other = dynamodb.get_item(TableName=VECTORS_TABLE, Key={"jobId": {"S": "job-1"}, "index": {"N": "1"}})["Item"]
     assert "id" not in other

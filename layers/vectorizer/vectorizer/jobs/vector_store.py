@@ -59,10 +59,11 @@ class VectorStore:
     def put(self, job_id: str, vectors: list[StoredVector], *, model: str) -> None:
         """Write vectors; keyed by (job, index), so a redelivered chunk overwrites, never adds."""
         ttl = str(expiry(self._ttl_days))
+        # Short attribute names: each is stored and billed once per vector (a million per 1M job).
         requests = [
             {"PutRequest": {"Item": {
                 "jobId": {"S": job_id}, "index": {"N": str(v.index)},
-                "vector": {"B": encode_vector(v.vector)}, "dimensions": {"N": str(len(v.vector))},
+                "vector": {"B": encode_vector(v.vector)}, "dims": {"N": str(len(v.vector))},
                 "model": {"S": model}, "ttl": {"N": ttl},
                 **({"id": {"S": v.id}} if v.id is not None else {}),
             }}}
