@@ -42,6 +42,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
+from vectorizer import aio
 from vectorizer.errors import VectorizerError
 from vectorizer.jobs.message import ChunkItem, ChunkMessage
 from vectorizer.jobs.service import ChunkRetryLater, failure_text, process_chunk
@@ -144,7 +145,16 @@ def work_records(records: list[dict[str, Any]], deadline: float) -> dict[str, Ba
     services()  # built here, once: threads racing to build it would each get their own HF limit
     with ThreadPoolExecutor(max_workers=len(records), thread_name_prefix="record") as pool:
         work = {SQSRecord(raw).message_id: pool.submit(_work, SQSRecord(raw), deadline) for raw in records}
+    _drain_cache_writes()
     return {message_id: future.exception() for message_id, future in work.items()}
+
+
+def _drain_cache_writes() -> None:
+    """Let the content cache's writes end before the invocation does (a frozen container would
+    hold them). They run off each chunk's path: a chunk is counted without waiting for them."""
+    drain = getattr(services().hf, "drain", None)
+    if drain is not None:
+        aio.run(drain())
 
 
 @tracer.capture_method

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
@@ -124,3 +125,29 @@ def test_a_failing_record_among_concurrent_ones_is_the_only_one_handed_back(
     assert done == ["good-a", "good-b"]
     # No line of another record carries the broken job's id, nor does any line mix two jobs.
     assert all(line.get("job_id") == "broken-job" for line in lines if "broken-job" in json.dumps(line))
+
+
+
+def test_the_invocation_ends_only_once_the_content_cache_holds_its_vectors(
+    harness: Harness, fake_hf: FakeHuggingFace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Cache writes run off each chunk's path; a container frozen after the invocation would hold
+    # them, so the worker waits for them before it answers.
+    from vectorizer.config import ModuleConfig, resolve_target
+    from vectorizer.hf.cache import cache_key
+
+    services = harness.worker_module.services()
+    store = services.hf.store
+    real_put_many = store.put_many
+
+    def slow_put_many(vectors: dict[str, list[float]]) -> None:
+        time.sleep(0.5)
+        real_put_many(vectors)
+
+    monkeypatch.setattr(store, "put_many", slow_put_many)
+    texts = enqueue_jobs(harness, ["cached-a"])
+    assert harness.invoke_worker(one_batch(harness, expected=1)) == {"batchItemFailures": []}
+
+    target = resolve_target(ModuleConfig(model=MODEL), "passage", services.settings)
+    cached = store.get_many([cache_key(target, text) for text in texts["cached-a"]])
+    assert sorted(cached.values()) == sorted(expected_vector(text) for text in texts["cached-a"])

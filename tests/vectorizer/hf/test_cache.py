@@ -258,3 +258,27 @@ def test_cache_reads_and_writes_run_off_the_event_loop_thread() -> None:
     assert outcome.vectors == [fake_vector("a")]
     assert len(threads) == 2
     assert threading.main_thread().name not in threads  # asyncio.run's loop runs on the main thread
+
+
+def test_embed_answers_before_its_cache_write_ends_and_drain_waits_for_it() -> None:
+    release = threading.Event()
+
+    class SlowStore(InMemoryCacheStore):
+        def put_many(self, vectors: dict[str, list[float]]) -> None:
+            release.wait(10)
+            super().put_many(vectors)
+
+    store = SlowStore()
+    embedder = CachedEmbedder(FakeEmbedder(), store)
+
+    async def scenario() -> tuple[list[Any], dict[str, Any], dict[str, Any]]:
+        outcome = await embedder.embed(target(), ["a", "b"], None, time.monotonic() + 30)
+        before = dict(store.vectors)  # the write is still held: nothing stored yet
+        release.set()
+        await embedder.drain()
+        return outcome.vectors, before, dict(store.vectors)
+
+    vectors, before, after = asyncio.run(scenario())
+    assert vectors == [fake_vector("a"), fake_vector("b")]
+    assert (before, len(after)) == ({}, 2)
+    assert embed(embedder, ["a", "b"]).usage.cache_hits == 2

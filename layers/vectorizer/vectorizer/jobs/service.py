@@ -609,11 +609,8 @@ class _Pipeline:
             *(self._batch([distinct[i] for i in batch], holders) for batch in batches), return_exceptions=True
         )
         # After every put of the chunk, and before it is counted (or failed): what was stored stays.
-        # The content cache's writes (off each batch's path) end meanwhile, so none is left behind.
-        await asyncio.gather(
-            self._in_pool(self._services.vectors.flush, self._message.job_id, self._message.chunk),
-            _drain(self._services.hf),
-        )
+        # The content cache's writes run on past it: the worker waits for them once per invocation.
+        await self._in_pool(self._services.vectors.flush, self._message.job_id, self._message.chunk)
         failures = [result for result in results if isinstance(result, BaseException)]
         if failures:
             raise failures[0]
@@ -650,13 +647,6 @@ class _Pipeline:
         """Run a sync store call on the container's write pool, awaiting its end."""
         pool = _write_pool(self._services.settings.write_concurrency)
         await asyncio.get_running_loop().run_in_executor(pool, call, *args)
-
-
-async def _drain(embedder: object) -> None:
-    """Wait for the embedder's background cache writes, when it has any (the plain client has none)."""
-    drain = getattr(embedder, "drain", None)
-    if drain is not None:
-        await drain()
 
 
 def _fail_chunk(
