@@ -7,8 +7,10 @@
 - the model endpoint on LOCAL_MODEL_PORT (8088): all-MiniLM-L6-v2 on the CPU (skipped when
   HF_API_BASE_URL names another endpoint);
 - the API on LOCAL_API_PORT (3000): HTTP turned into API Gateway proxy events for ApiFunction;
-- the event sources: the work queue polled and WorkerFunction invoked with SQS batches, and the
-  dead-letter queue polled for DeadLetterFunction the same way;
+- the event sources: the work queue polled and WorkerFunction invoked with SQS batches, the
+  dead-letter queue polled for DeadLetterFunction and the split queue for SplitterFunction the
+  same way; the files bucket's upload notifications reach the split queue as in AWS (moto's S3
+  delivers them once `local.template_stack` has set them through the S3 API);
 - the job-ended rule: made in moto on the template's bus with its pattern, delivering to a queue
   that is polled to invoke NotifierFunction with each event, as EventBridge would (a failed
   invocation is retried as Lambda retries an asynchronous one). Callbacks are signed with
@@ -107,6 +109,7 @@ class StackSettings:
     api_concurrency: int = 2
     # Worker invocations at once (the event source mapping's concurrency): benchmarks raise it.
     worker_concurrency: int = int(os.environ.get("LOCAL_WORKER_CONCURRENCY", "2"))
+    splitter_concurrency: int = 1
     # A reported failure comes back after the queue's visibility timeout in AWS (30 min here);
     # locally it is made visible again after this many seconds.
     redelivery_seconds: int = int(os.environ.get("LOCAL_REDELIVERY_SECONDS", "5"))
@@ -160,7 +163,7 @@ def provision(settings: StackSettings) -> DeployedStack:
     secret = _aws_client("secretsmanager", settings).create_secret(
         Name="vectorizer/local/hf-token", SecretString=settings.default_token
     )
-    return deploy(_aws_client("cloudformation", settings),
+    return deploy(_aws_client("cloudformation", settings), s3=_aws_client("s3", settings),
                   overrides={"HuggingFaceApiKeySecretArn": secret["ARN"],
                              "RequireApiKey": "true" if settings.require_api_key else "false"})
 
@@ -481,10 +484,14 @@ def running_stack(settings: StackSettings) -> Iterator[DeployedStack]:
         stop = threading.Event()
         stack.callback(stop.set)
         # Every queue-fed function of the template, fed as Lambda would feed it: the worker from
-        # the work queue, the dead-letter consumer from the dead-letter queue.
+        # the work queue, the dead-letter consumer from the dead-letter queue, the splitter from
+        # the split queue.
         dead_letter = _warm_pool(stack, deployed, "DeadLetterFunction", settings)
+        # The splitter from the split queue, where the files bucket's upload notifications land.
+        splitter = _warm_pool(stack, deployed, "SplitterFunction", settings, size=settings.splitter_concurrency)
         for name, pool, slots in (("WorkerFunction", worker, settings.worker_concurrency),
-                                  ("DeadLetterFunction", dead_letter, 1)):
+                                  ("DeadLetterFunction", dead_letter, 1),
+                                  ("SplitterFunction", splitter, settings.splitter_concurrency)):
             _feed_from_queues(deployed, name, pool, slots, settings, stop)
 
         notifier = _warm_pool(stack, deployed, "NotifierFunction", settings)

@@ -24,8 +24,10 @@ ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_PATH = ROOT / "template.yaml"
 SERVERLESS_PREFIX = "AWS::Serverless::"
 # Types moto's CloudFormation cannot create (it records them without a name or id). Local runs
-# need neither: alarms only watch, and the callbacks' signing key comes from the environment.
-MOTO_UNSUPPORTED = frozenset({"AWS::CloudWatch::Alarm", "AWS::SecretsManager::Secret"})
+# need none: alarms only watch, the callbacks' signing key comes from the environment, and moto
+# enforces no resource policy (the split queue's, the files bucket's).
+MOTO_UNSUPPORTED = frozenset({"AWS::CloudWatch::Alarm", "AWS::SecretsManager::Secret", "AWS::SQS::QueuePolicy",
+                              "AWS::S3::BucketPolicy"})
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
 
@@ -93,6 +95,48 @@ def function_environments(template: Mapping[str, Any]) -> dict[str, dict[str, An
     return envs
 
 
+def _without_dependencies_on(resource: Mapping[str, Any], kept: set[str]) -> dict[str, Any]:
+    """`resource` with its `DependsOn` limited to the resources in `kept` (dropped when none is)."""
+    depends = resource.get("DependsOn")
+    if depends is None:
+        return dict(resource)
+    remaining = [name for name in ([depends] if isinstance(depends, str) else depends) if name in kept]
+    trimmed = {key: value for key, value in resource.items() if key != "DependsOn"}
+    return {**trimmed, "DependsOn": remaining} if remaining else trimmed
+
+
+def s3_notification_configuration(notification: Mapping[str, Any]) -> dict[str, Any]:
+    """A bucket's `NotificationConfiguration` as CloudFormation spells it, in the shape of S3's
+    PutBucketNotificationConfiguration (queue configurations only: the template has no other)."""
+    queues = []
+    for config in notification.get("QueueConfigurations", []):
+        rules = config.get("Filter", {}).get("S3Key", {}).get("Rules", [])
+        entry: dict[str, Any] = {"QueueArn": config["Queue"], "Events": [config["Event"]]}
+        if rules:
+            entry["Filter"] = {"Key": {"FilterRules": [{"Name": r["Name"], "Value": r["Value"]} for r in rules]}}
+        queues.append(entry)
+    return {"QueueConfigurations": queues}
+
+
+def apply_bucket_notifications(stack: DeployedStack, s3_client: Any) -> list[str]:
+    """Set each deployed bucket's notifications through the S3 API; returns the buckets' names.
+
+    moto's CloudFormation creates a bucket but drops its `NotificationConfiguration`, while moto's
+    S3 does deliver the notifications a bucket was given through the API (to SQS, in-process): so
+    the template's configuration, resolved against the stack, is put the way the API would.
+    """
+    configured = []
+    for name, resource in stack.template["Resources"].items():
+        notification = resource.get("Properties", {}).get("NotificationConfiguration")
+        if resource["Type"] != "AWS::S3::Bucket" or not notification or name not in stack.physical_ids:
+            continue
+        bucket = stack.physical_ids[name]
+        s3_client.put_bucket_notification_configuration(
+            Bucket=bucket, NotificationConfiguration=s3_notification_configuration(stack.resolve(notification)))
+        configured.append(bucket)
+    return configured
+
+
 def stateful_template(template: Mapping[str, Any]) -> dict[str, Any]:
     """The template minus the Serverless resources (and those moto cannot create), with an output
     for every attribute we read."""
@@ -108,10 +152,14 @@ def stateful_template(template: Mapping[str, Any]) -> dict[str, Any]:
         if not orphans:
             break
         resources = {name: resource for name, resource in resources.items() if name not in orphans}
-    # Attributes read by the functions: their environment, and their event sources (the queue ARN).
+    # A DependsOn on a resource left out (the bucket waits for the split queue's policy) goes too.
+    resources = {name: _without_dependencies_on(resource, set(resources)) for name, resource in resources.items()}
     functions = [r.get("Properties", {}) for r in template["Resources"].values()
                  if r["Type"] == "AWS::Serverless::Function"]
-    read = [function_environments(template), [f.get("Events", {}) for f in functions]]
+    # Attributes read by the functions: their environment, their event sources (the queue ARN),
+    # and a bucket's notification targets (set through the S3 API after the deploy).
+    notifications = [r.get("Properties", {}).get("NotificationConfiguration", {}) for r in resources.values()]
+    read = [function_environments(template), [f.get("Events", {}) for f in functions], notifications]
     wanted = {att for att in _get_atts(read) if att[0] in resources}
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
@@ -209,9 +257,13 @@ class DeployedStack:
 
 def deploy(
     cloudformation: Any, *, stack_name: str = "vectorizer-local", overrides: Mapping[str, str] | None = None,
-    template: Mapping[str, Any] | None = None,
+    template: Mapping[str, Any] | None = None, s3: Any = None,
 ) -> DeployedStack:
-    """Create the stateful stack through CloudFormation and read back what it made."""
+    """Create the stateful stack through CloudFormation and read back what it made.
+
+    Buckets' notifications are then set through `s3` (an S3 client; by default one made like
+    `cloudformation`, same endpoint and region), which moto's CloudFormation leaves out.
+    """
     template = dict(template or load_template())
     overrides = dict(overrides or {})
     body = stateful_template(template)
@@ -220,7 +272,17 @@ def deploy(
         TemplateBody=json.dumps(body),
         Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in overrides.items()],
     )
-    return read_stack(cloudformation, stack_name, template)
+    deployed = read_stack(cloudformation, stack_name, template)
+    if s3 is None:
+        import boto3
+
+        # A moto server answers every service at one URL; AWS's own endpoint (mocked in process)
+        # is per service, so S3 then gets its default one.
+        endpoint = cloudformation.meta.endpoint_url
+        own = endpoint if "cloudformation." not in endpoint else None
+        s3 = boto3.client("s3", endpoint_url=own, region_name=cloudformation.meta.region_name)
+    apply_bucket_notifications(deployed, s3)
+    return deployed
 
 
 def read_stack(cloudformation: Any, stack_name: str, template: Mapping[str, Any] | None = None) -> DeployedStack:

@@ -24,7 +24,7 @@ TEMPLATE = load_template()
 RESOURCES = TEMPLATE["Resources"]
 FUNCTIONS = {"ApiFunction": "ApiRole", "WorkerFunction": "WorkerRole", "AuthorizerFunction": "AuthorizerRole",
              "DeadLetterFunction": "DeadLetterRole", "NotifierFunction": "NotifierRole",
-             "SweeperFunction": "SweeperRole"}
+             "SweeperFunction": "SweeperRole", "SplitterFunction": "SplitterRole"}
 KEYED_PATHS = {"/vectorize": "post", "/jobs/{jobId}": "get", "/jobs/{jobId}/vectors": "get", "/": "post",
                "/models/{model+}": "post", "/pipeline/feature-extraction/{model+}": "post", "/embed": "post",
                "/v1/embeddings": "post"}
@@ -89,8 +89,9 @@ def test_the_worker_consumes_only_the_work_queue_and_parks_only_on_the_dead_lett
     }
 
 
-def test_the_api_only_sends_to_the_work_queue() -> None:
-    assert grants("ApiRole", "sqs") == {"sqs:SendMessage": [{"Fn::GetAtt": ["WorkQueue", "Arn"]}]}
+def test_the_api_only_sends_to_the_work_queue_and_the_split_queue() -> None:
+    assert grants("ApiRole", "sqs") == {"sqs:SendMessage": [{"Fn::GetAtt": ["WorkQueue", "Arn"]},
+                                                            {"Fn::GetAtt": ["SplitQueue", "Arn"]}]}
 
 
 def test_the_api_reads_tables_by_key_and_query_never_by_scan() -> None:
@@ -234,5 +235,156 @@ def test_sams_transform_adds_no_role_and_no_managed_policy() -> None:
     mappings = {r["Properties"]["FunctionName"]["Ref"]: r["Properties"]["EventSourceArn"]
                 for r in resources.values() if r["Type"] == "AWS::Lambda::EventSourceMapping"}
     assert mappings == {"WorkerFunction": {"Fn::GetAtt": ["WorkQueue", "Arn"]},
-                        "DeadLetterFunction": {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}}
+                        "DeadLetterFunction": {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]},
+                        "SplitterFunction": {"Fn::GetAtt": ["SplitQueue", "Arn"]}}
     assert resources["WorkerFunction"]["Properties"]["Role"] == {"Fn::GetAtt": ["WorkerRole", "Arn"]}
+
+
+# ---------------------------------------------------------------- file jobs
+
+UPLOADS, OUTPUTS = {"Fn::Sub": "${FilesBucket.Arn}/uploads/*"}, {"Fn::Sub": "${FilesBucket.Arn}/jobs/*"}
+# The bucket's name, spelled the same way in the bucket and in the split queue's policy.
+STACK_ID_UUID = {"Fn::Select": [2, {"Fn::Split": ["/", {"Ref": "AWS::StackId"}]}]}
+STACK_SUFFIX = {"Fn::Select": [4, {"Fn::Split": ["-", STACK_ID_UUID]}]}
+
+
+def test_the_files_bucket_is_private_owner_enforced_and_encrypted() -> None:
+    properties = RESOURCES["FilesBucket"]["Properties"]
+    assert properties["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True, "RestrictPublicBuckets": True}
+    assert properties["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    assert properties["BucketEncryption"] == {"ServerSideEncryptionConfiguration": [
+        {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}
+    assert properties["BucketName"] == {"Fn::Sub": [
+        "vectorizer-files-${AWS::AccountId}-${StackSuffix}", {"StackSuffix": STACK_SUFFIX}]}
+
+
+def test_uploads_and_outputs_expire_with_the_jobs_and_broken_uploads_after_a_day() -> None:
+    written = RESOURCES["FilesBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    rules = {rule["Id"]: {k: v for k, v in rule.items() if k != "Id"} for rule in written}
+    assert rules == {
+        "ExpireUploads": {"Status": "Enabled", "Prefix": "uploads/", "ExpirationInDays": {"Ref": "JobTtlDays"}},
+        "ExpireJobOutputs": {"Status": "Enabled", "Prefix": "jobs/", "ExpirationInDays": {"Ref": "JobTtlDays"}},
+        "AbortIncompleteMultipartUploads": {
+            "Status": "Enabled", "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1}},
+    }
+
+
+def test_the_files_bucket_refuses_every_request_without_tls() -> None:
+    policy = RESOURCES["FilesBucketPolicy"]["Properties"]
+    assert policy["Bucket"] == {"Ref": "FilesBucket"}
+    assert policy["PolicyDocument"]["Statement"] == [{
+        "Sid": "TlsOnly", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+        "Resource": [{"Fn::GetAtt": ["FilesBucket", "Arn"]}, {"Fn::Sub": "${FilesBucket.Arn}/*"}],
+        "Condition": {"Bool": {"aws:SecureTransport": False}},
+    }]
+
+
+def test_browsers_may_only_put_to_the_files_bucket_across_origins() -> None:
+    rules = RESOURCES["FilesBucket"]["Properties"]["CorsConfiguration"]["CorsRules"]
+    assert [rule["AllowedMethods"] for rule in rules] == [["PUT"]]
+
+
+def test_every_upload_under_uploads_notifies_the_split_queue() -> None:
+    notification = RESOURCES["FilesBucket"]["Properties"]["NotificationConfiguration"]
+    assert notification == {"QueueConfigurations": [{
+        "Event": "s3:ObjectCreated:*", "Queue": {"Fn::GetAtt": ["SplitQueue", "Arn"]},
+        "Filter": {"S3Key": {"Rules": [{"Name": "prefix", "Value": "uploads/"}]}},
+    }]}
+    # The queue must let S3 in before CloudFormation sets the notification (it sends a test event).
+    assert RESOURCES["FilesBucket"]["DependsOn"] == "SplitQueuePolicy"
+
+
+def test_only_this_stacks_bucket_in_this_account_may_send_to_the_split_queue() -> None:
+    policy = RESOURCES["SplitQueuePolicy"]["Properties"]
+    assert policy["Queues"] == [{"Ref": "SplitQueue"}]
+    assert policy["PolicyDocument"]["Statement"] == [{
+        "Sid": "UploadsOfThisStacksBucket", "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"},
+        "Action": "sqs:SendMessage", "Resource": {"Fn::GetAtt": ["SplitQueue", "Arn"]},
+        "Condition": {
+            "ArnEquals": {"aws:SourceArn": {"Fn::Sub": [
+                "arn:${AWS::Partition}:s3:::vectorizer-files-${AWS::AccountId}-${StackSuffix}",
+                {"StackSuffix": STACK_SUFFIX}]}},
+            "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
+        },
+    }]
+
+
+def test_the_split_queue_redrives_to_its_own_dead_letter_queue_and_outlasts_six_splitter_timeouts() -> None:
+    queue = RESOURCES["SplitQueue"]["Properties"]
+    assert queue["RedrivePolicy"] == {"deadLetterTargetArn": {"Fn::GetAtt": ["SplitDeadLetterQueue", "Arn"]},
+                                      "maxReceiveCount": {"Ref": "MaxReceiveCount"}}
+    assert queue["VisibilityTimeout"] >= 6 * RESOURCES["SplitterFunction"]["Properties"]["Timeout"]
+    assert RESOURCES["SplitDeadLetterQueue"]["Properties"]["MessageRetentionPeriod"] == 1209600
+
+
+def test_the_splitter_takes_one_message_at_a_time_for_up_to_fifteen_minutes() -> None:
+    properties = RESOURCES["SplitterFunction"]["Properties"]
+    assert (properties["Timeout"], properties["MemorySize"]) == (900, 512)
+    assert properties["LoggingConfig"] == {"LogGroup": {"Ref": "SplitterLogGroup"}}
+    (event,) = properties["Events"].values()
+    assert event["Type"] == "SQS"
+    assert event["Properties"]["Queue"] == {"Fn::GetAtt": ["SplitQueue", "Arn"]}
+    assert event["Properties"]["BatchSize"] == 1
+    assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+def test_the_splitter_reads_uploads_queues_chunks_and_continues_itself_only() -> None:
+    split, work = {"Fn::GetAtt": ["SplitQueue", "Arn"]}, {"Fn::GetAtt": ["WorkQueue", "Arn"]}
+    assert grants("SplitterRole", "sqs") == {
+        "sqs:ReceiveMessage": [split], "sqs:DeleteMessage": [split], "sqs:GetQueueAttributes": [split],
+        "sqs:SendMessage": [work, split],
+    }
+    input_buckets = {"Fn::Split": [",", {"Fn::Sub": ["arn:aws:s3:::${Buckets}/*", {
+        "Buckets": {"Fn::Join": ["/*,arn:aws:s3:::", {"Fn::Split": [",", {"Ref": "InputBuckets"}]}]}}]}]}
+    assert grants("SplitterRole", "s3") == {"s3:GetObject": [UPLOADS, input_buckets]}
+    conditional = [s for s in RESOURCES["SplitterRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+                   if "Fn::If" in s]
+    assert [s["Fn::If"][0] for s in conditional] == ["HasInputBuckets"]
+    jobs = {"Fn::GetAtt": ["JobsTable", "Arn"]}
+    assert grants("SplitterRole", "dynamodb") == {
+        "dynamodb:GetItem": [jobs], "dynamodb:Query": [jobs], "dynamodb:PutItem": [jobs],
+        "dynamodb:UpdateItem": [jobs], "dynamodb:BatchWriteItem": [jobs]}
+    assert grants("SplitterRole", "events") == {"events:PutEvents": [{"Fn::GetAtt": ["JobEventBus", "Arn"]}]}
+
+
+def test_the_api_presigns_uploads_and_output_links_only() -> None:
+    assert grants("ApiRole", "s3") == {"s3:PutObject": [UPLOADS], "s3:GetObject": [OUTPUTS]}
+
+
+def test_the_worker_writes_and_reads_shards_under_jobs_only() -> None:
+    assert grants("WorkerRole", "s3") == {"s3:PutObject": [OUTPUTS], "s3:GetObject": [OUTPUTS]}
+
+
+def test_the_notifier_lists_reads_and_writes_under_jobs_only() -> None:
+    assert grants("NotifierRole", "s3") == {"s3:GetObject": [OUTPUTS], "s3:PutObject": [OUTPUTS],
+                                            "s3:ListBucket": [{"Fn::GetAtt": ["FilesBucket", "Arn"]}]}
+    (listing,) = [s for s in statements("NotifierRole") if s["Action"] == "s3:ListBucket"]
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": "jobs/*"}}
+
+
+@pytest.mark.parametrize("role", ["SweeperRole", "DeadLetterRole", "AuthorizerRole"])
+def test_functions_without_file_work_get_no_s3_rights(role: str) -> None:
+    assert grants(role, "s3") == {}
+
+
+def test_every_function_knows_the_files_bucket_and_the_split_queue() -> None:
+    env = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    assert env["FILES_BUCKET"] == {"Ref": "FilesBucket"}
+    assert env["SPLIT_QUEUE_URL"] == {"Ref": "SplitQueue"}
+    assert env["FILE_CHUNK_SIZE"] == {"Ref": "FileChunkSize"}
+    assert env["INPUT_BUCKETS"] == {"Ref": "InputBuckets"}
+    assert TEMPLATE["Parameters"]["InputBuckets"]["Default"] == ""
+
+
+def test_the_split_queues_and_the_splitter_have_alarms() -> None:
+    watched = {}
+    for name, resource in RESOURCES.items():
+        if resource["Type"] == "AWS::CloudWatch::Alarm":
+            (dimension,) = resource["Properties"]["Dimensions"]
+            watched[name] = (resource["Properties"]["MetricName"], dimension["Value"])
+    assert watched["SplitDeadLettersAlarm"] == (
+        "ApproximateNumberOfMessagesVisible", {"Fn::GetAtt": ["SplitDeadLetterQueue", "QueueName"]})
+    assert watched["SplitQueueAgeAlarm"] == (
+        "ApproximateAgeOfOldestMessage", {"Fn::GetAtt": ["SplitQueue", "QueueName"]})
+    assert watched["SplitterErrorsAlarm"] == ("Errors", {"Ref": "SplitterFunction"})

@@ -205,12 +205,15 @@ def _handle(record: SQSRecord, deadline: float) -> None:
         )
         _metric("ChunksFailed", MetricUnit.Count, 1)
     times = report.times
+    usage = report.usage
     logger.info(
         "chunk done",
         extra={"job_id": report.job_id, "chunk": report.chunk, "succeeded": report.succeeded,
                "failed": report.failed, "duplicate": report.duplicate, "job_status": report.job_status,
                "hf_seconds": round(times.hf_seconds, 3), "dynamo_seconds": round(times.dynamo_seconds, 3),
-               "cpu_seconds": round(times.cpu_seconds, 3), "total_seconds": round(times.total_seconds, 3)},
+               "cpu_seconds": round(times.cpu_seconds, 3), "total_seconds": round(times.total_seconds, 3),
+               "texts": usage.texts, "cache_hits": usage.cache_hits, "hf_texts_sent": usage.sent,
+               "hf_requests": usage.requests, "hf_requests_saved": usage.requests_saved},
     )
     _metric("VectorsStored", MetricUnit.Count, report.succeeded)
     _metric("ItemsFailed", MetricUnit.Count, report.failed)
@@ -218,6 +221,10 @@ def _handle(record: SQSRecord, deadline: float) -> None:
     _metric("ChunkHfSeconds", MetricUnit.Seconds, times.hf_seconds)
     _metric("ChunkDynamoSeconds", MetricUnit.Seconds, times.dynamo_seconds)
     _metric("ChunkCpuSeconds", MetricUnit.Seconds, times.cpu_seconds)
+    # What HF was asked, and what the content cache and the dedupe spared it.
+    _metric("CacheHits", MetricUnit.Count, usage.cache_hits)
+    _metric("HfRequests", MetricUnit.Count, usage.requests)
+    _metric("HfRequestsSaved", MetricUnit.Count, usage.requests_saved)
 
 
 @logger.inject_lambda_context(log_event=False)

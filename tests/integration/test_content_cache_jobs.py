@@ -67,3 +67,16 @@ def test_the_cache_table_holds_no_token_and_no_text(harness: Harness, fake_hf) -
     for item in stored:
         assert CALLER_TOKEN not in repr(item)
         assert not any(text in repr(item) for text in items)
+
+
+def test_a_job_pays_hf_for_its_distinct_texts_only_even_without_the_cache(harness: Harness, fake_hf) -> None:
+    # 600 items holding 60 distinct texts over three chunks of 256: were copies of a text spread
+    # over chunks, each chunk would send it (180 texts); kept together, each goes once.
+    items = [f"Sentence {i % 60} about repeated texts." for i in range(600)]
+    accepted = submit(harness, items, mode="async", config={"model": MODEL, "options": {"useCache": False}})
+    harness.run_worker_until_idle()
+
+    job = harness.api("GET", f"/jobs/{accepted['jobId']}").body
+    assert (job["status"], accepted["chunks"]) == ("succeeded", 3)
+    assert fake_hf.observed.texts == 60
+    assert [item["vector"] for item in all_vectors(harness, accepted["jobId"])] == [expected_vector(t) for t in items]

@@ -290,6 +290,11 @@ def check_sweeper(answer: Any, stack: SamLocal) -> None:
     assert all(closed["status"] in ("failed", "partial") for closed in answer["closed"]), answer
 
 
+def check_splitter_ignores_unknown_job(answer: Any, stack: SamLocal) -> None:
+    # No file job sam-local-file-job-1 awaits its upload on the local stack: logged, acknowledged.
+    assert answer == {"batchItemFailures": []}
+
+
 EXPECTATIONS: dict[str, Expectation] = {
     "api-health.json": Expectation("ApiFunction", check_health),
     "api-vectorize-bad-config.json": Expectation("ApiFunction", check_bad_config),
@@ -309,6 +314,8 @@ EXPECTATIONS: dict[str, Expectation] = {
     "notifier-job-ended.json": Expectation("NotifierFunction", check_notifier_job_ended, needs_job=True),
     "notifier-other-event.json": Expectation("NotifierFunction", check_notifier_other_event),
     "sweeper-scheduled.json": Expectation("SweeperFunction", check_sweeper),
+    "splitter-s3-upload.json": Expectation("SplitterFunction", check_splitter_ignores_unknown_job),
+    "splitter-continue.json": Expectation("SplitterFunction", check_splitter_ignores_unknown_job),
 }
 
 

@@ -43,7 +43,7 @@ def test_every_expectation_names_a_function_of_the_template() -> None:
                  if resource["Type"] == "AWS::Serverless::Function"}
     assert {expectation.function for expectation in EXPECTATIONS.values()} == functions
     assert functions == {"ApiFunction", "WorkerFunction", "AuthorizerFunction", "DeadLetterFunction",
-                         "NotifierFunction", "SweeperFunction"}
+                         "NotifierFunction", "SweeperFunction", "SplitterFunction"}
 
 
 @pytest.mark.parametrize("url, seen_from_a_container", [

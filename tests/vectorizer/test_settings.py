@@ -39,6 +39,7 @@ TEMPLATE_PARAMETERS = {
     "HF_CONCURRENCY": "HfConcurrency", "SYNC_MAX_TEXTS": "SyncMaxTexts", "CHUNK_SIZE": "ChunkSize",
     "MAX_RECEIVE_COUNT": "MaxReceiveCount", "JOB_TTL_DAYS": "JobTtlDays",
     "DEFAULT_TOKEN_HOSTS": "DefaultTokenHosts", "CALLBACK_ALLOWED_HOSTS": "CallbackAllowedHosts",
+    "FILE_CHUNK_SIZE": "FileChunkSize", "INPUT_BUCKETS": "InputBuckets",
 }
 
 
@@ -46,6 +47,7 @@ TEMPLATE_PARAMETERS = {
 OWN_PARAMETERS = {
     "ApiFunction": {"IDEMPOTENCY_HOURS": "IdempotencyHours"},
     "WorkerFunction": {"WRITE_CONCURRENCY": "WriteConcurrency"},
+    "SplitterFunction": {},
     "SweeperFunction": {"STALL_SECONDS": "StallSeconds", "SUBMIT_STALL_SECONDS": "SubmitStallSeconds"},
 }
 
@@ -130,3 +132,15 @@ def test_the_stall_bound_defaults_to_every_delivery_of_a_chunk_plus_a_margin() -
     assert settings_from({}).stall_bound_seconds == 1860 * 5 + 900
     assert settings_from({"MAX_RECEIVE_COUNT": "8", "STALL_SECONDS": ""}).stall_bound_seconds == 1860 * 8 + 900
     assert settings_from({"STALL_SECONDS": "600"}).stall_bound_seconds == 600
+
+
+def test_file_job_settings_default_to_the_service_bucket_only_and_read_a_comma_list_of_input_buckets() -> None:
+    defaults = settings_from({})
+    assert (defaults.files_bucket, defaults.split_queue_url, defaults.file_chunk_size, defaults.input_buckets,
+            defaults.upload_url_seconds, defaults.output_url_seconds) == ("", "", 1000, (), 900, 3600)
+    s = settings_from({"FILES_BUCKET": "files", "SPLIT_QUEUE_URL": "http://q/split", "FILE_CHUNK_SIZE": "50",
+                       "INPUT_BUCKETS": " corpus-a, ,corpus-b ", "UPLOAD_URL_SECONDS": "60",
+                       "OUTPUT_URL_SECONDS": "120"})
+    assert (s.files_bucket, s.split_queue_url, s.file_chunk_size, s.input_buckets,
+            s.upload_url_seconds, s.output_url_seconds) == ("files", "http://q/split", 50,
+                                                            ("corpus-a", "corpus-b"), 60, 120)

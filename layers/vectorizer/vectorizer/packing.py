@@ -28,3 +28,35 @@ def pack(sizes: Sequence[int], *, max_count: int, max_bytes: int) -> list[list[i
     if current:
         groups.append(current)
     return groups
+
+
+def pack_runs(sizes: Sequence[int], runs: Sequence[object], *, max_count: int, max_bytes: int) -> list[list[int]]:
+    """`pack`, but a run of consecutive positions with equal `runs` keys starts a new group rather
+    than straddle two, when it fits in one.
+
+    Takes each thing's size and its run key; returns the groups as lists of positions, in order.
+    A run too large for any group is cut where `pack` would cut it.
+    """
+    groups: list[list[int]] = []
+    current: list[int] = []
+    used = 0
+    start = 0
+    while start < len(sizes):
+        end = start
+        while end < len(sizes) and runs[end] == runs[start]:
+            end += 1
+        run_bytes = sum(sizes[start:end])
+        fits_alone = end - start <= max_count and run_bytes <= max_bytes
+        if current and fits_alone and (len(current) + end - start > max_count or used + run_bytes > max_bytes):
+            groups.append(current)
+            current, used = [], 0
+        for position in range(start, end):
+            if current and (len(current) >= max_count or used + sizes[position] > max_bytes):
+                groups.append(current)
+                current, used = [], 0
+            current.append(position)
+            used += sizes[position]
+        start = end
+    if current:
+        groups.append(current)
+    return groups

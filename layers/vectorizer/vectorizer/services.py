@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from vectorizer.credentials import DefaultToken, TokenSealer
+from vectorizer.files.file_job_store import FileJobStore
+from vectorizer.files.objects import S3Objects
+from vectorizer.files.service import SplitQueue
 from vectorizer.hf.cache import CachedEmbedder, DynamoCacheStore
 from vectorizer.hf.client import HuggingFaceClient
 from vectorizer.jobs.callbacks import CallbackSecret, Notifier
@@ -31,6 +34,8 @@ AWS_CONFIG = {"retries": {"mode": "standard", "max_attempts": 5}, "connect_timeo
 # A job's end is announced best-effort, after its status is written: a slow EventBridge must not
 # hold a worker for long, so it gets one retry and short timeouts.
 EVENTS_CONFIG = {"retries": {"mode": "standard", "max_attempts": 2}, "connect_timeout": 2, "read_timeout": 5}
+# S3 signs with SigV4, so that presigned links last as long as asked (up to 7 days).
+S3_CONFIG = {**AWS_CONFIG, "signature_version": "s3v4"}
 
 
 def aws_client(service: str, config: Mapping[str, Any] = AWS_CONFIG) -> Any:
@@ -57,6 +62,14 @@ class Services:
     sealer: TokenSealer
     default_token: DefaultToken
     events: EventBridgeEvents | NoEvents
+    # File jobs: their state beside the job records, and the split queue's continuations.
+    file_jobs: FileJobStore
+    split_queue: SplitQueue
+
+    @functools.cached_property
+    def objects(self) -> S3Objects:
+        """The files bucket and input buckets; its S3 client is built on first use (only file jobs need it)."""
+        return S3Objects(aws_client("s3", S3_CONFIG))
 
 
 def build_services(settings: Settings | None = None) -> Services:
@@ -85,6 +98,8 @@ def build_services(settings: Settings | None = None) -> Services:
             EventBridgeEvents(aws_client("events", EVENTS_CONFIG), settings.event_bus_name)
             if settings.event_bus_name else NoEvents()
         ),
+        file_jobs=FileJobStore(dynamodb, settings.jobs_table, settings.job_ttl_days),
+        split_queue=SplitQueue(sqs, settings.split_queue_url),
     )
 
 

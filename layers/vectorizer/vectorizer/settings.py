@@ -106,6 +106,25 @@ class Settings(BaseModel):
     callback_backoff_base_seconds: float = Field(1.0, ge=0, alias="CALLBACK_BACKOFF_BASE_SECONDS")
     callback_backoff_cap_seconds: float = Field(15.0, ge=0, alias="CALLBACK_BACKOFF_CAP_SECONDS")
 
+    # File jobs (`vectorizer.files`): the bucket of uploads (uploads/{jobId}/input.jsonl|csv) and
+    # outputs (jobs/{jobId}/), the queue the splitter reads (S3 notifications and {"jobId"}),
+    # records per chunk message, the other buckets an s3:// URI may name (empty: only ours), and
+    # how long the presigned upload and output links live.
+    files_bucket: str = Field("", alias="FILES_BUCKET")
+    split_queue_url: str = Field("", alias="SPLIT_QUEUE_URL")
+    file_chunk_size: int = Field(1000, ge=1, alias="FILE_CHUNK_SIZE")
+    input_buckets: tuple[str, ...] = Field((), alias="INPUT_BUCKETS")
+    upload_url_seconds: int = Field(900, ge=1, le=604_800, alias="UPLOAD_URL_SECONDS")
+    output_url_seconds: int = Field(3600, ge=1, le=604_800, alias="OUTPUT_URL_SECONDS")
+
+    @field_validator("input_buckets", mode="before")
+    @classmethod
+    def _split_buckets(cls, value: object) -> object:
+        # A comma list, as CloudFormation passes the InputBuckets parameter; blanks dropped.
+        if isinstance(value, str):
+            return tuple(bucket.strip() for bucket in value.split(",") if bucket.strip())
+        return value
+
     @field_validator("endpoint_url_allowed_hosts", "default_token_hosts", "callback_allowed_hosts", mode="before")
     @classmethod
     def _split_hosts(cls, value: object) -> object:

@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from vectorizer.config import ModuleConfig
-from vectorizer.jobs.message import ChunkItem, ChunkMessage, envelope_size, plan_chunks
+from vectorizer.jobs.message import ChunkItem, ChunkMessage, envelope_size, plan_chunks, repeats_together
 
 SQS_MAX_MESSAGE_BYTES = 1_048_576
 
@@ -240,3 +240,29 @@ def test_envelope_margin_covers_the_widest_chunk_numbers() -> None:
     shell = ChunkMessage(job_id="j", chunk=0, chunks=1, total=1, items=[ChunkItem(index=0, text="x")])
     widest = shell.model_copy(update={"chunk": 999_999, "chunks": 1_000_000, "items": []})
     assert len(widest.to_json().encode()) <= envelope_size(shell)
+
+
+def test_repeats_together_puts_every_copy_beside_its_first_and_keeps_the_rest_in_order() -> None:
+    items = [ChunkItem(index=i, text=text) for i, text in enumerate(["a", "b", "a", "c", "b", "a"])]
+
+    grouped = repeats_together(items)
+
+    assert [(item.index, item.text) for item in grouped] == [(0, "a"), (2, "a"), (5, "a"), (1, "b"), (4, "b"), (3, "c")]
+
+
+def test_a_job_of_repeated_texts_plans_each_distinct_text_into_one_chunk_only() -> None:
+    texts = [f"text {i % 1000}" for i in range(10_000)]  # 10,000 items holding 1,000 distinct texts
+    items = [ChunkItem(index=i, text=text) for i, text in enumerate(texts)]
+
+    chunks = plan_chunks(
+        repeats_together(items), chunk_size=256, max_message_bytes=900_000, envelope_bytes=500,
+        keep_repeats_together=True,
+    )
+
+    chunks_of_text: dict[str, set[int]] = {}
+    for number, chunk in enumerate(chunks):
+        for item in chunk:
+            chunks_of_text.setdefault(item.text, set()).add(number)
+    assert len(chunks_of_text) == 1000
+    assert all(len(numbers) == 1 for numbers in chunks_of_text.values())
+    assert sorted(item.index for chunk in chunks for item in chunk) == list(range(10_000))

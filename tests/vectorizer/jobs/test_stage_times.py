@@ -27,6 +27,7 @@ from tests.fakes.in_memory import (
 )
 from vectorizer.config import ModuleConfig, Target
 from vectorizer.hf.client import EmbedOutcome
+from vectorizer.hf.usage import HfUsage
 from vectorizer.jobs.message import ChunkItem, ChunkMessage
 from vectorizer.jobs.service import ChunkReport, process_chunk
 from vectorizer.jobs.stage_clock import DYNAMO, HF, StageClock, StageTimes, timed
@@ -250,3 +251,29 @@ def test_the_chunk_done_line_and_the_metrics_carry_the_stage_times(
         ("ChunkCpuSeconds", MetricUnit.Seconds, 0.125),
     ]
     json.dumps(done["hf_seconds"])  # a plain number, as the JSON log line holds it
+
+
+def test_the_chunk_done_line_and_the_metrics_carry_what_hf_was_asked_and_what_was_spared(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    worker = load_function("worker")
+    usage = HfUsage(texts=10, cache_hits=4, sent=3, requests=2, requests_saved=3)
+    report = ChunkReport("ext-1", 0, 10, 0, duplicate=False, job_status="running", usage=usage)
+    monkeypatch.setattr(worker, "services", lambda: SimpleNamespace(settings=Settings()))
+    monkeypatch.setattr(worker, "process_chunk", lambda *args, **kwargs: report)
+    metrics: list[tuple[str, str, float]] = []
+    monkeypatch.setattr(
+        worker.metrics, "add_metric", lambda name, unit, value: metrics.append((name, unit, value))
+    )
+    record = SQSRecord({"messageId": "m-1", "body": message().to_json(),
+                        "attributes": {"ApproximateReceiveCount": "1"}})
+    caplog.set_level("INFO")
+    worker._handle(record, time.monotonic() + 30)
+
+    [done] = [vars(r) for r in caplog.records if r.getMessage() == "chunk done"]
+    assert {key: done[key] for key in ("texts", "cache_hits", "hf_texts_sent", "hf_requests", "hf_requests_saved")} == {
+        "texts": 10, "cache_hits": 4, "hf_texts_sent": 3, "hf_requests": 2, "hf_requests_saved": 3}
+    assert [m for m in metrics if m[0] in ("CacheHits", "HfRequests", "HfRequestsSaved")] == [
+        ("CacheHits", MetricUnit.Count, 4), ("HfRequests", MetricUnit.Count, 2),
+        ("HfRequestsSaved", MetricUnit.Count, 3),
+    ]

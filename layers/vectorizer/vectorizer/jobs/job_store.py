@@ -442,6 +442,32 @@ class JobStore:
             raise
         return True
 
+    def record_split(self, job_id: str, *, total: int, chunks: int) -> bool:
+        """Give a file job the `total` and `chunks` its splitter counted at the end of its file;
+        returns True if this call wrote them.
+
+        Once only: the write holds if the job exists, is open and has no chunk count yet (a
+        splitter re-run on a redelivery is told False). The caller then closes the job with
+        `finish_if_complete`, in case every chunk was counted before the count was known.
+        """
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key={"jobId": {"S": job_id}, "sk": {"S": JOB_SK}},
+                UpdateExpression="SET #total = :total, #chunks = :chunks, updatedAt = :now",
+                ConditionExpression="attribute_exists(jobId) AND attribute_not_exists(#chunks) AND #s IN (:q, :r)",
+                ExpressionAttributeNames={"#total": "total", "#chunks": "chunks", "#s": "status"},
+                ExpressionAttributeValues={
+                    ":total": {"N": str(total)}, ":chunks": {"N": str(chunks)}, ":now": {"S": now_iso()},
+                    ":q": {"S": "queued"}, ":r": {"S": "running"},
+                },
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
+
     def finish_if_complete(self, job_id: str) -> str | None:
         """Close a complete job, or restate an open-ended one; returns the status it wrote, if any.
 

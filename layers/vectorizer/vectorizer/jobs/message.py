@@ -19,7 +19,7 @@ from typing import Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from vectorizer.config import ModuleConfig, Purpose
-from vectorizer.packing import pack
+from vectorizer.packing import pack, pack_runs
 
 JOB_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
 ITEM_ID_MAX_LENGTH = 512
@@ -136,20 +136,41 @@ def _item_bytes(item: ChunkItem) -> int:
 
 
 def plan_chunks(
-    items: list[ChunkItem], *, chunk_size: int, max_message_bytes: int, envelope_bytes: int
+    items: list[ChunkItem], *, chunk_size: int, max_message_bytes: int, envelope_bytes: int,
+    keep_repeats_together: bool = False,
 ) -> list[list[ChunkItem]]:
     """Split items into chunks of at most `chunk_size`, each message under `max_message_bytes`.
 
     `envelope_bytes` is the size of the message around its items (config, ids, sealed token).
-    Returns the chunks in item order. A single item too large for any message is a caller error
-    checked before this point; here it raises ValueError.
+    With `keep_repeats_together`, consecutive items of one text start a new chunk rather than
+    straddle two (see `repeats_together`). Returns the chunks in item order. A single item too
+    large for any message is a caller error checked before this point; here it raises ValueError.
     """
     budget = max_message_bytes - envelope_bytes
     sizes = [_item_bytes(item) for item in items]
     for item, size in zip(items, sizes, strict=True):
         if size > budget:
             raise ValueError(f"item {item.index} needs {size} bytes, over the {budget}-byte budget")
-    return [[items[i] for i in group] for group in pack(sizes, max_count=chunk_size, max_bytes=budget)]
+    if keep_repeats_together:
+        groups = pack_runs(sizes, [item.text for item in items], max_count=chunk_size, max_bytes=budget)
+    else:
+        groups = pack(sizes, max_count=chunk_size, max_bytes=budget)
+    return [[items[i] for i in group] for group in groups]
+
+
+def repeats_together(items: list[ChunkItem]) -> list[ChunkItem]:
+    """Takes a job's items; returns them with every copy of a text next to its first, otherwise in order.
+
+    A chunk sends each of its distinct texts to HF once, but chunks run side by side and cannot
+    wait for each other's cache writes: a text spread over several chunks would be sent by each.
+    Kept together, the copies of a text land in one chunk (unless they outnumber a chunk), so a
+    job pays HF for its distinct texts only. Items keep their indexes: order within a job is the
+    indexes', never the queue's.
+    """
+    first_seen: dict[str, int] = {}
+    for position, item in enumerate(items):
+        first_seen.setdefault(item.text, position)
+    return sorted(items, key=lambda item: first_seen[item.text])
 
 
 def envelope_size(template: ChunkMessage) -> int:

@@ -59,7 +59,15 @@ from vectorizer.jobs.job_store import (
     JobRecord,
     items_fingerprint,
 )
-from vectorizer.jobs.message import ChunkItem, ChunkMessage, envelope_size, plan_chunks, signature_matches, signed
+from vectorizer.jobs.message import (
+    ChunkItem,
+    ChunkMessage,
+    envelope_size,
+    plan_chunks,
+    repeats_together,
+    signature_matches,
+    signed,
+)
 from vectorizer.jobs.notifications import notify_if_ended
 from vectorizer.jobs.ports import JobDependencies
 from vectorizer.jobs.stage_clock import DYNAMO, HF, StageClock, StageTimes, timed
@@ -200,8 +208,8 @@ def submit_job(
         items=items[:1], sealed_token=sealed, signature="0" * 64,
     )
     planned = plan_chunks(
-        items, chunk_size=settings.chunk_size, max_message_bytes=settings.max_message_bytes,
-        envelope_bytes=envelope_size(shell),
+        repeats_together(items), chunk_size=settings.chunk_size, max_message_bytes=settings.max_message_bytes,
+        envelope_bytes=envelope_size(shell), keep_repeats_together=True,
     )
     bodies = [
         signed(shell.model_copy(update={"chunk": n, "chunks": len(planned), "items": chunk}), signing_key).to_json()
