@@ -67,6 +67,11 @@ def line_id(number: int) -> str:
     return f"row-{number}"
 
 
+def fake_vector(number: int) -> list[float]:
+    """The fake endpoint's vector for generated line `number`: `expected_vector` of its text, at its dimensions."""
+    return expected_vector(line_text(number), PARAMS.dimensions)
+
+
 def generated_jsonl(lines: int, malformed: Sequence[int] = ()) -> bytes:
     """Takes a line count and the line numbers to break; returns the JSONL file: `{"id", "text"}`
     a line, and, at each malformed number, a line that is not JSON."""
@@ -89,7 +94,7 @@ def row_problems(rows: Sequence[ShardRow], lines: int, malformed: Sequence[int],
         missing = sorted(set(wanted) - set(got))[:5]
         return [f"{source}: {len(rows)} rows for {len(wanted)} good lines, not in line order (missing e.g. {missing})"]
     problems = [f"{source}: line {row.line} has id {row.id!r}" for row in rows if row.id != line_id(row.line or 0)]
-    wrong = [row.line for row in rows if row.vector != expected_vector(line_text(row.line or 0))]
+    wrong = [row.line for row in rows if row.vector != fake_vector(row.line or 0)]
     if wrong:
         problems.append(f"{source}: {len(wrong)} vectors are not the fake's for their line (first: line {wrong[0]})")
     return problems[:10]

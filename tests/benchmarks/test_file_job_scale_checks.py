@@ -5,13 +5,17 @@ from __future__ import annotations
 import json
 
 from benchmarks.file_jobs.cost import sqs_units
-from benchmarks.file_jobs.scale import generated_jsonl, line_id, line_text, message_sizes, row_problems
+from benchmarks.file_jobs.scale import fake_vector, generated_jsonl, line_id, line_text, message_sizes, row_problems
 from local.job_client import ShardRow
-from tests.fakes.fake_hf_server import expected_vector
 
 
 def rows(*lines: int) -> list[ShardRow]:
-    return [ShardRow(line=n, id=line_id(n), vector=expected_vector(line_text(n))) for n in lines]
+    return [ShardRow(line=n, id=line_id(n), vector=fake_vector(n)) for n in lines]
+
+
+def test_the_fakes_vector_for_a_line_has_the_fake_endpoints_384_dimensions() -> None:
+    assert len(fake_vector(1)) == 384
+    assert fake_vector(1) != fake_vector(2)
 
 
 def test_the_generated_file_breaks_exactly_the_lines_asked_and_numbers_the_others() -> None:
@@ -34,7 +38,7 @@ def test_rows_with_the_fakes_vector_for_each_good_line_in_order_have_no_problem(
 def test_a_missing_line_a_wrong_id_and_a_wrong_vector_are_each_named() -> None:
     assert row_problems(rows(1, 3), 4, [2], "shards") == [
         "shards: 2 rows for 3 good lines, not in line order (missing e.g. [4])"]
-    swapped = [rows(1)[0], ShardRow(line=2, id="row-9", vector=expected_vector(line_text(3)))]
+    swapped = [rows(1)[0], ShardRow(line=2, id="row-9", vector=fake_vector(3))]
     assert row_problems(swapped, 2, [], "npy") == [
         "npy: line 2 has id 'row-9'", "npy: 1 vectors are not the fake's for their line (first: line 2)"]
 
