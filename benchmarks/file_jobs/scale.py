@@ -111,7 +111,7 @@ def output_problems(job: JobStatus, output: FileJobOutput, lines: int, malformed
     if (counts.total, counts.succeeded, counts.failed) != (lines, good, len(malformed)):
         problems.append(f"manifest counts {counts.total}/{counts.succeeded}/{counts.failed}, "
                         f"expected {lines}/{good}/{len(malformed)}")
-    failed = sorted(item.line or 0 for item in output.failures)
+    failed = [item.line for item in sorted(output.failures, key=lambda item: item.index)]
     if failed != sorted(malformed):
         problems.append(f"failed lines {failed[:10]}, expected {sorted(malformed)}")
     problems += row_problems(output.rows, lines, malformed, "JSONL shards")
@@ -275,7 +275,7 @@ shard is read by its presigned link (JSONL rows, and the .npy matrix with its id
 row is compared with the fake's vector for its line, exactly, with its id, in line order.
 
 - {run_summary(big)}
-- {run_summary(broken)}; failed lines {sorted(item.line or 0 for item in broken.output.failures)}
+- {run_summary(broken)}; failed lines {[item.line for item in broken.output.failures]}
 - problems found: {len(big.problems) + len(broken.problems)}
 
 Time is from the POST to the manifest's links; on two shared cores the stack's functions, moto and
