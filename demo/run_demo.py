@@ -31,6 +31,7 @@ from local.job_client import (
     read_file_output,
     read_vectors,
     submit_file_job,
+    wait_for_file_job,
     wait_for_job,
 )
 from local.launcher import started_stack
@@ -170,11 +171,7 @@ def run_file_job(client: httpx.Client, rows: list[dict]) -> FileJobOutput:
     data = "".join(json.dumps({"id": row["id"], "text": row["text"]}) + "\n" for row in rows).encode()
     job_id = submit_file_job(client, {"config": {"model": MODEL}, "input": {"format": "jsonl"}}, data)
     print(f"\nfile job {job_id}: {len(data):,} bytes of JSONL uploaded by its link")
-    job = wait_for_job(client, job_id, timeout=JOB_TIMEOUT)
-    # The manifest is written once the job has ended; its links appear with it.
-    deadline = time.monotonic() + 60
-    while client.get(f"/jobs/{job_id}").json().get("output") is None and time.monotonic() < deadline:
-        time.sleep(0.5)
+    job = wait_for_file_job(client, job_id, timeout=JOB_TIMEOUT)
     output = read_file_output(client, job_id)
     print(f"status {job.status} in {time.monotonic() - started:.1f} s; output files:")
     print("\n".join(file_listing(output)))

@@ -163,6 +163,29 @@ class FileJobOutput(BaseModel):
     sizes: dict[str, int]
 
 
+def wait_for_file_job(
+    client: httpx.Client, job_id: str, *, timeout: float = 600.0, interval: float = 1.0,
+    on_progress: Callable[[JobStatus], None] | None = None,
+) -> JobStatus:
+    """Poll `GET /jobs/{job_id}` until the file job is final AND its output links are there (its
+    manifest is written after the job ends); returns that status.
+
+    A final status alone is not the end of a file job: while it is being split, its counts cover
+    only the chunks queued so far. Raises JobDidNotEnd when `timeout` seconds pass first.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = client.get(f"/jobs/{job_id}").raise_for_status().json()
+        last = JobStatus.model_validate(answer)
+        if on_progress is not None:
+            on_progress(last)
+        if is_final(last) and answer.get("output") is not None:
+            return last
+        if time.monotonic() + interval > deadline:
+            raise JobDidNotEnd(job_id, timeout, last)
+        time.sleep(interval)
+
+
 def output_links(client: httpx.Client, job_id: str) -> dict[str, Any]:
     """The job's `output` links from `GET /jobs/{job_id}`, every shard's, following `nextToken`.
 

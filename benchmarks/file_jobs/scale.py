@@ -37,7 +37,7 @@ from benchmarks.file_jobs.cost import FileJobCounts, FunctionUse, cost_of_millio
 from benchmarks.file_jobs.splitter_memory import CountingQueue, LastCursor, measure, to_markdown
 from benchmarks.performance.fake_endpoint import EndpointParams, started_endpoint
 from benchmarks.performance.job_runs import invocations, read_log
-from local.job_client import FileJobOutput, ShardRow, read_file_output, submit_file_job, wait_for_job
+from local.job_client import FileJobOutput, ShardRow, read_file_output, submit_file_job, wait_for_file_job
 from local.launcher import ROOT, ReadyStack, stack_ports, started_stack
 from local.template_stack import load_template, read_stack
 from tests.fakes.fake_hf_server import expected_vector
@@ -222,11 +222,7 @@ def run_file(client: httpx.Client, log_path: Path, lines: int, malformed: Sequen
     log_before = len(read_log(log_path))
     started = time.monotonic()
     job_id = submit_file_job(client, {"config": {"model": MODEL}, "input": {"format": "jsonl"}}, data)
-    job = wait_for_job(client, job_id, timeout=timeout, interval=2)
-    # The manifest is written by the notifier once the job has ended: wait for its links.
-    deadline = time.monotonic() + 120
-    while client.get(f"/jobs/{job_id}").json().get("output") is None and time.monotonic() < deadline:
-        time.sleep(1)
+    job = wait_for_file_job(client, job_id, timeout=timeout, interval=2)
     seconds = time.monotonic() - started
     output = read_file_output(client, job_id)
     counts = measured_counts(read_log(log_path)[log_before:], output, data, lines, message_sizes(data, lines))

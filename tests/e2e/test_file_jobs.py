@@ -19,7 +19,7 @@ import boto3
 import httpx
 import pytest
 
-from local.job_client import FileJobOutput, ShardRow, read_file_output, submit_file_job, wait_for_job
+from local.job_client import FileJobOutput, ShardRow, read_file_output, submit_file_job, wait_for_file_job
 from local.launcher import ReadyStack
 from local.template_stack import read_stack
 
@@ -64,7 +64,7 @@ def worst_difference(rows: Sequence[ShardRow], texts: Sequence[str], vectors: di
 
 
 def finished_output(client: httpx.Client, job_id: str, timeout: float) -> tuple[str, FileJobOutput]:
-    job = wait_for_job(client, job_id, timeout=timeout, interval=1)
+    job = wait_for_file_job(client, job_id, timeout=timeout)
     return job.status, read_file_output(client, job_id)
 
 
