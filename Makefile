@@ -74,7 +74,8 @@ reliability: $(STAMP)
 
 ## The service's speed against a fake HF endpoint of fixed costs (latency, batch limit, concurrency), in
 ## one run under 15 minutes: one chunk, inline, 1k/10k/50k-text jobs, the content cache, peer clients,
-## footprint and the cost of a million vectors. Writes docs/PERFORMANCE.md and its two charts.
+## imports and bytes per vector, the real model's overhead on the demo corpus, and the cost of a million
+## vectors. Writes docs/PERFORMANCE.md and its two charts.
 ## BENCH_SCALE=0.1 multiplies every text count (a quick check; it writes into .local/bench/ instead).
 bench: $(STAMP) $(BENCH_STAMP)
 	PYTHONPATH=layers/vectorizer $(PY) -m benchmarks.performance

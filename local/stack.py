@@ -24,7 +24,9 @@ the template's authorizer function first (403 `{"message": "Forbidden"}` for a m
 For fault-injection runs (`benchmarks/reliability`): LOCAL_FUNCTION_ENV, a JSON object, is added
 to every function's environment (HF_TIMEOUT_SECONDS, CHUNK_SIZE, LOCAL_FAULTS_FILE: see
 `local.faults`), and LOCAL_WORKER_TIMEOUT_SECONDS replaces the worker's Timeout. For benchmarks,
-LOCAL_WORKER_CONCURRENCY (2) sets how many worker invocations the work queue feeds at once.
+LOCAL_WORKER_CONCURRENCY (2) sets how many worker invocations the work queue feeds at once, and
+LOCAL_STACK_NICE (0) lowers the CPU priority of the whole stack (every process it starts), so that
+a model endpoint started apart at normal priority keeps the CPU the service would not share in AWS.
 Each function runs in processes of its own with the environment the template gives it. The
 servers the SAM-local containers must reach also listen on the docker0 address when it exists.
 """
@@ -518,6 +520,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--no-bridge", action="store_true", help="listen on loopback only, even with docker0")
     options = parser.parse_args()
+    # Before any thread or child exists, so all of them inherit it (benchmarks only; 0 changes nothing).
+    os.nice(int(os.environ.get("LOCAL_STACK_NICE") or 0))
     settings = StackSettings()
     if options.no_bridge:
         settings.bridge = None

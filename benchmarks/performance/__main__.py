@@ -24,38 +24,15 @@ import boto3
 
 from benchmarks.performance import job_runs
 from benchmarks.performance.charts import clients_chart, scaling_chart
+from benchmarks.performance.costs import MeasuredCounts, cost_of_million, write_units
 from benchmarks.performance.fake_endpoint import EndpointParams, RunningEndpoint, started_endpoint
-from benchmarks.performance.job_runs import JobRun, invocations, item_bytes, read_log, texts_for, write_units
+from benchmarks.performance.footprint import bytes_per_vector, footprint_rows, item_size, real_model_ratio
+from benchmarks.performance.job_runs import JobRun, invocations, read_log, texts_for
+from benchmarks.performance.peers import run_peers
 from benchmarks.performance.report import Machine, Results, items_per_second, render
 from local.launcher import ROOT, ReadyStack, stack_ports, started_stack
 from local.stack import StackSettings, function_environment
 from local.template_stack import load_template, read_stack
-
-# The other parts of the benchmark (peer clients, footprint, costs) live in modules of their own;
-# until they are there, the run says so in the document instead of failing.
-try:
-    from benchmarks.performance.peers import run_peers
-except ImportError:  # TODO: benchmarks.performance.peers.run_peers(url, texts, model) -> list[PeerRow]
-    run_peers = None
-try:
-    from benchmarks.performance.footprint import footprint_rows, real_model_ratio
-except ImportError:  # TODO: benchmarks.performance.footprint.footprint_rows(), real_model_ratio(texts)
-    footprint_rows = real_model_ratio = None
-try:
-    from benchmarks.performance.costs import MeasuredCounts, cost_of_million
-except ImportError:  # TODO: benchmarks.performance.costs.cost_of_million(MeasuredCounts) -> CostTable
-    cost_of_million = None
-
-    @dataclasses.dataclass(frozen=True)
-    class MeasuredCounts:  # the stand-in has the real one's fields, so the counts still get reported
-        vectors: int
-        lambda_gb_seconds: float
-        lambda_requests: int
-        sqs_requests: int
-        dynamo_write_units: float
-        dynamo_read_units: float
-        stored_bytes: int
-
 
 # The fake endpoint: 0.1 s a request, 32 texts a request (TEI's default client batch), 8 at once
 # and 64 waiting. 10,000 texts are then 313 requests, 40 waves: an ideal of 4.0 s.
@@ -94,10 +71,11 @@ def _worker_memory_gb() -> float:
 
 
 def _cache_sizes(stack: ReadyStack, table: str) -> dict[str, int]:
-    return {item["key"]["S"]: item_bytes(item) for item in job_runs.table_items(stack.moto, table)}
+    return {item["key"]["S"]: item_size(item) for item in job_runs.table_items(stack.moto, table)}
 
 
-def measured_counts(stack: ReadyStack, run: JobRun, log_before: int, cache_before: dict[str, int]) -> Any:
+def measured_counts(stack: ReadyStack, run: JobRun, log_before: int,
+                    cache_before: dict[str, int]) -> MeasuredCounts:
     """Takes the stack, the 10k job's run, the stack log's length and the cache's item sizes before
     it; returns the job's MeasuredCounts (see docs/PERFORMANCE.md's cost section for how each is counted).
     """
@@ -110,7 +88,7 @@ def measured_counts(stack: ReadyStack, run: JobRun, log_before: int, cache_befor
     chunks = -(-run.texts // CHUNK_SIZE)
     vectors = [item for item in job_runs.table_items(stack.moto, env["VECTORS_TABLE"])
                if item.get("jobId", {}).get("S") == run.job_id]
-    vector_sizes = [item_bytes(item) for item in vectors]
+    vector_sizes = [item_size(item) for item in vectors]
     cache_after = _cache_sizes(stack, env["CACHE_TABLE"]) if env.get("CACHE_TABLE") else {}
     cache_sizes = [size for key, size in cache_after.items() if key not in cache_before]
     return MeasuredCounts(
@@ -118,7 +96,7 @@ def measured_counts(stack: ReadyStack, run: JobRun, log_before: int, cache_befor
         lambda_gb_seconds=(worker.millis + api.millis + notifier.millis) / 1000 * _worker_memory_gb(),
         lambda_requests=worker.count + api.count + notifier.count,
         sqs_requests=-(-chunks // 10) + 2 * worker.count,
-        dynamo_write_units=float(write_units(vector_sizes) + write_units(cache_sizes) + 4 * chunks),
+        dynamo_write_units=float(sum(map(write_units, vector_sizes + cache_sizes)) + 4 * chunks),
         dynamo_read_units=0.5 * run.texts + chunks,
         stored_bytes=sum(vector_sizes),
     )
@@ -174,21 +152,23 @@ def run(scale: float, out: Path) -> Results:
                 results.notes.append(f"The largest request ({max_texts:,} texts, MAX_TEXTS) is only sent at"
                                      " BENCH_SCALE=1.")
 
+            # The peers and the service on the same texts and endpoint, one after the other: the
+            # service as a job of those texts (POST to succeeded), which no earlier run has sent.
             results.peer_texts = scaled(2000, scale)
-            if run_peers is not None:
-                results.peers = run_peers(endpoint.base_url, texts_for("peers", results.peer_texts), job_runs.MODEL)
-            else:
-                results.notes.append("Peers: benchmarks.performance.peers is not there yet.")
+            peer_texts = texts_for("peers", results.peer_texts)
+            results.peer_service = job_runs.run_job(stack, endpoint, f"{results.peer_texts:,} peer texts",
+                                                    peer_texts, timeout=job_timeout)
+            # run_peers takes the base URL, as HF_API_BASE_URL does, and adds the model's path itself.
+            results.peers = run_peers(endpoint.base_url, peer_texts, job_runs.MODEL)
+            _say("peers done")
+    results.bytes_per_vector = bytes_per_vector(PARAMS.dimensions)
+    results.cost = cost_of_million(results.counts)
     # The footprint starts stacks and the real model of its own: after ours is stopped, not beside it.
-    if footprint_rows is not None:
-        results.footprint = footprint_rows()
-        results.real_model = real_model_ratio(scaled(1000, scale))
-    else:
-        results.notes.append("Footprint and real model: benchmarks.performance.footprint is not there yet.")
-    if cost_of_million is not None:
-        results.cost_markdown = cost_of_million(results.counts).to_markdown()
-    else:
-        results.notes.append("Cost: benchmarks.performance.costs is not there yet; the counts are shown alone.")
+    results.footprint = footprint_rows()
+    _say("imports timed")
+    # The whole demo corpus at full scale (1,858 texts), so the stack's fixed start-up does not dominate.
+    results.real_model = real_model_ratio(None if scale == 1 else scaled(1858, scale))
+    _say(f"real model: {results.real_model.ratio:.2f}")
     results.machine = dataclasses.replace(results.machine, total_seconds=time.monotonic() - started)
     write(results, out)
     return results
@@ -198,11 +178,12 @@ def write(results: Results, out: Path) -> None:
     """Takes the Results and a folder; writes PERFORMANCE.md and the two charts into it."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "PERFORMANCE.md").write_text(render(results), encoding="utf-8")
-    names = [peer.name for peer in results.peers]
-    rates = [items_per_second(peer.items, peer.seconds) for peer in results.peers]
-    if results.job:
+    finished = [peer for peer in results.peers if not peer.failed]  # a failed peer has no rate to draw
+    names = [peer.name for peer in finished]
+    rates = [items_per_second(peer.items, peer.seconds) for peer in finished]
+    if results.peer_service:
         names.append("this service")
-        rates.append(items_per_second(results.job.texts, results.job.seconds))
+        rates.append(items_per_second(results.peer_service.texts, results.peer_service.seconds))
     clients_chart(out / "performance-clients.png", names, rates)
     runs = sorted(results.scaling, key=lambda r: r.texts)
     scaling_chart(out / "performance-scaling.png", [r.texts for r in runs], [r.seconds for r in runs],

@@ -208,29 +208,6 @@ def invocations(log_lines: list[str], function: str, describe: str = "") -> Invo
     return Invocations(len(mine), sum(mine))
 
 
-def item_bytes(item: Mapping[str, Any]) -> int:
-    """DynamoDB's size of an item (low-level JSON form): attribute names plus values, as it bills them."""
-    def value_size(value: Mapping[str, Any]) -> int:
-        (kind, raw), = value.items()
-        if kind == "S":
-            return len(raw.encode())
-        if kind == "B":
-            return len(raw)
-        if kind == "N":
-            return len(raw.lstrip("-").replace(".", "")) // 2 + 1
-        if kind == "M":
-            return 3 + sum(len(k.encode()) + value_size(v) for k, v in raw.items())
-        if kind == "L":
-            return 3 + sum(value_size(v) for v in raw)
-        return 1
-    return sum(len(name.encode()) + value_size(value) for name, value in item.items())
-
-
-def write_units(sizes: list[int]) -> int:
-    """Takes item sizes in bytes; returns the write request units writing each once costs (1 KB each)."""
-    return sum(max(1, math.ceil(size / 1024)) for size in sizes)
-
-
 def table_items(moto_url: str, table: str) -> list[dict[str, Any]]:
     """Every item of `table` in the stack's moto."""
     dynamodb = boto3.client("dynamodb", endpoint_url=moto_url, region_name="us-east-1",

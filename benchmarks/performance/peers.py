@@ -42,11 +42,14 @@ TIMEOUT_SECONDS = 120.0
 
 @dataclass(frozen=True)
 class PeerRow:
-    """One peer's run: its name, the wall-clock seconds it took and how many texts it embedded."""
+    """One peer's run: its name, the wall-clock seconds it took and how many texts it embedded, or
+    why it failed (`failed`; then `items` is 0 and `seconds` the time until it gave up).
+    """
 
     name: str
     seconds: float
     items: int
+    failed: str | None = None
 
     @property
     def items_per_second(self) -> float:
@@ -163,5 +166,13 @@ def run_peer(name: str, url: str, texts: list[str], model: str) -> tuple[PeerRow
 def run_peers(url: str, texts: list[str], model: str) -> list[PeerRow]:
     """Takes the endpoint's base URL, the texts and the model id; returns one PeerRow per peer,
     in PEERS order, each run once, one after the other (so they never compete for the endpoint).
+    A peer that fails (PeerFailed) gets a row saying why, with no items: it is a result too.
     """
-    return [run_peer(name, url, texts, model)[0] for name in PEERS]
+    rows = []
+    for name in PEERS:
+        started = time.perf_counter()
+        try:
+            rows.append(run_peer(name, url, texts, model)[0])
+        except PeerFailed as failure:
+            rows.append(PeerRow(name, time.perf_counter() - started, 0, str(failure)))
+    return rows

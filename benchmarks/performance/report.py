@@ -1,7 +1,7 @@
 """docs/PERFORMANCE.md from one run's figures: a pure rendering, so it can be tested from given rows.
 
 Every figure stands next to its goal and says whether it meets it; rows the run could not produce
-(a part not measured, a peer module not there yet) are said to be missing, never left out silently.
+(a part not measured, a peer that failed) are said to be missing or failed, never left out silently.
 """
 
 from __future__ import annotations
@@ -11,8 +11,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from benchmarks.performance.costs import CostTable, MeasuredCounts
 from benchmarks.performance.fake_endpoint import EndpointParams
+from benchmarks.performance.footprint import FootprintRow, RealModelRow, bytes_goal
 from benchmarks.performance.job_runs import ChunkRun, InlineRun, JobRun, efficiency
+from benchmarks.performance.peers import PeerRow
 
 GOALS = {
     "chunk": 0.85,
@@ -51,12 +54,14 @@ class Results:
     cache_repeat: JobRun | None = None  # the same 10k job again
     cache_distinct: JobRun | None = None  # 10k texts, 1k of them distinct
     cache_baseline: JobRun | None = None  # 1k distinct texts
-    peers: list[Any] = field(default_factory=list)  # PeerRow: name, seconds, items
+    peers: list[PeerRow] = field(default_factory=list)
     peer_texts: int = 0
-    footprint: list[Any] = field(default_factory=list)
-    real_model: Any = None
-    cost_markdown: str = ""
-    counts: Any = None  # MeasuredCounts
+    peer_service: JobRun | None = None  # the service's job of the peers' texts
+    footprint: list[FootprintRow] = field(default_factory=list)
+    bytes_per_vector: int | None = None  # one stored vector item of params.dimensions
+    real_model: RealModelRow | None = None
+    cost: CostTable | None = None
+    counts: MeasuredCounts | None = None
     notes: list[str] = field(default_factory=list)
 
 
@@ -89,6 +94,11 @@ def _cell(value: Any) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     return str(value)
+
+
+def _short(text: str, limit: int = 60) -> str:
+    # The goals table keeps a failure's start; the peers table below has all of it.
+    return text if len(text) <= limit else text[:limit].rstrip() + "..."
 
 
 def items_per_second(items: int, seconds: float) -> float:
@@ -145,20 +155,37 @@ def _headline(r: Results) -> str:
                      f"{r.cache_distinct.hf_requests} (vs {r.cache_baseline.hf_requests} for "
                      f"{r.cache_baseline.texts:,} texts)", f"<= {r.cache_baseline.hf_requests}",
                      verdict(r.cache_distinct.hf_requests, r.cache_baseline.hf_requests, at_most=True)])
-    if r.job and r.peers:
-        ours = items_per_second(r.job.texts, r.job.seconds)
-        best = max(r.peers, key=lambda peer: items_per_second(peer.items, peer.seconds))
-        theirs = items_per_second(best.items, best.seconds)
-        rows.append([f"items/s vs the fastest peer ({best.name})", f"{ours / theirs:.2f}x" if theirs else "-",
-                     "> 1 (faster than every peer)", "meets" if ours > theirs else "misses"])
-    if r.real_model is not None and hasattr(r.real_model, "ratio"):
-        rows.append(["real model: ours / endpoint alone", f"{r.real_model.ratio:.2f}",
-                     f"<= {GOALS['real_model']}", verdict(r.real_model.ratio, GOALS["real_model"], at_most=True)])
+    if r.peer_service:
+        ours = items_per_second(r.peer_service.texts, r.peer_service.seconds)
+        for peer in r.peers:
+            if peer.failed:
+                rows.append([f"items/s, service vs {peer.name} (same texts)", f"the peer failed: {_short(peer.failed)}",
+                             "> 1x", "meets (the peer could not finish)"])
+                continue
+            theirs = items_per_second(peer.items, peer.seconds)
+            rows.append([f"items/s, service vs {peer.name} ({peer.items:,} same texts)",
+                         f"{ours:,.0f} vs {theirs:,.0f} ({ours / theirs:.2f}x)" if theirs else "-",
+                         "> 1x", "meets" if ours > theirs else "misses"])
+    if r.real_model is not None:
+        rows.append([f"real model, {r.real_model.texts:,}-text job to succeeded / endpoint alone",
+                     f"{r.real_model.ratio:.2f}", f"<= {GOALS['real_model']}",
+                     verdict(r.real_model.ratio, GOALS["real_model"], at_most=True)])
+    for row in r.footprint:
+        rows.append([f"`import app` of {row.handler} / `import boto3`", f"{row.ratio:.2f}x",
+                     f"<= {GOALS['import_vs_boto3']:g}x", verdict(row.ratio, GOALS["import_vs_boto3"], at_most=True)])
+    if r.bytes_per_vector is not None:
+        goal = bytes_goal(r.params.dimensions)
+        rows.append([f"bytes per stored {r.params.dimensions}-dim vector", f"{r.bytes_per_vector:,}",
+                     f"<= {goal:,} (4 x {r.params.dimensions} + 150)", verdict(r.bytes_per_vector, goal, at_most=True)])
+    if r.largest_accept:
+        rows.append([f"202 of the largest request ({r.largest_accept.texts:,} texts)",
+                     f"{r.largest_accept.accept_seconds:.2f} s", "reported", "-"])
+    if r.cost is not None:
+        rows.append(["cost of 1M vectors: AWS (+ HF endpoint, assumed)",
+                     f"${r.cost.aws_usd:.2f} (+ ${r.cost.hf_usd:.2f})", "reported", "-"])
     if not rows:
         return "## Goals\n\n_nothing was measured_"
-    return "## Goals\n\n" + _table(["figure", "measured", "goal", ""], rows) + (
-        "\n\nImport time (<= 2x boto3's) and bytes per stored vector (<= 4 x dimensions + 150) are in"
-        " the footprint table below, next to their goals.")
+    return "## Goals\n\n" + _table(["figure", "measured", "goal", ""], rows)
 
 
 def _chunk_inline(r: Results) -> str:
@@ -208,34 +235,71 @@ def _peers(r: Results) -> str:
     if not r.peers:
         return "## Peers\n\n_not measured in this run (no peer clients available)_"
     rows = []
-    ours = items_per_second(r.job.texts, r.job.seconds) if r.job else 0.0
+    service = r.peer_service
+    ours = items_per_second(service.texts, service.seconds) if service else 0.0
     for peer in r.peers:
+        if peer.failed:
+            rows.append([peer.name, "0", f"{peer.seconds:.2f}", f"failed: {peer.failed}", "-"])
+            continue
         theirs = items_per_second(peer.items, peer.seconds)
         rows.append([peer.name, f"{peer.items:,}", f"{peer.seconds:.2f}", f"{theirs:,.0f}",
-                     f"{ours / theirs:.2f}" if theirs else "-"])
-    if r.job:
-        rows.append([f"this service ({r.job.texts:,}-text job)", f"{r.job.texts:,}", f"{r.job.seconds:.2f}",
-                     f"{ours:,.0f}", "1.00"])
-    return (f"## Peers\n\nEach peer client calls the same fake endpoint with {r.peer_texts:,} texts; the"
-            f" service's figure is its {r.job.texts if r.job else 0:,}-text job (through API, queue, workers and"
-            " DynamoDB)."
-            " Ratio = the service's items/s over the peer's.\n\n"
+                     f"{ours / theirs:.2f}" if theirs and service else "-"])
+    if service:
+        rows.append([f"this service (job \"{service.label}\", {service.status})", f"{service.texts:,}",
+                     f"{service.seconds:.2f}", f"{ours:,.0f}", "1.00"])
+    return (f"## Peers\n\nEach peer client calls the same fake endpoint with the same {r.peer_texts:,} texts,"
+            " one peer after the other; the service's row is its job of those texts, run just before the"
+            " peers (POST to succeeded, through API, queue, workers and DynamoDB; texts no earlier run had"
+            " sent, so the content cache answered none). Ratio = the service's items/s over the peer's.\n\n"
             + _table(["client", "items", "seconds", "items/s", "service / peer"], rows))
 
 
 def _footprint(r: Results) -> str:
-    text = "## Footprint\n\nGoals: import <= 2x boto3's; bytes per stored vector <= 4 x dimensions + 150;" \
-           f" real model <= {GOALS['real_model']}x the endpoint alone.\n\n" + _rows_of(r.footprint)
-    if r.real_model is not None:
-        text += "\n\n" + _rows_of([r.real_model])
-    return text
+    parts = ["## Footprint"]
+    if r.footprint:
+        parts.append("Each handler's `import app` in a fresh interpreter set up as Lambda runs it (only the"
+                     " layer's dependencies, tracing on), against `import boto3` in the same kind of"
+                     f" interpreter; medians (`benchmarks/cold_start.py`). Goal <= {GOALS['import_vs_boto3']:g}x.")
+        parts.append(_table(["handler", "import ms", "boto3 ms", "x boto3", ""],
+                            [[row.handler, f"{row.import_ms:.0f}", f"{row.boto3_ms:.0f}", f"{row.ratio:.2f}",
+                              verdict(row.ratio, GOALS["import_vs_boto3"], at_most=True)] for row in r.footprint]))
+    else:
+        parts.append("Imports: _not measured in this run_")
+    if r.bytes_per_vector is not None:
+        d = r.params.dimensions
+        parts.append(f"One stored vector item of {d} dimensions, as the vector store writes it (into moto, read"
+                     f" back, sized by DynamoDB's item-size rules): {r.bytes_per_vector:,} bytes; goal <= 4 x {d}"
+                     f" + 150 = {bytes_goal(d):,}: {verdict(r.bytes_per_vector, bytes_goal(d), at_most=True)}.")
+    m = r.real_model
+    if m is not None:
+        parts.append(
+            "### Real model\n\nThe real all-MiniLM-L6-v2 endpoint (`local/model_server.py`, CPU) alone, then"
+            f" a job of the same {m.texts:,} demo-corpus texts through a local stack using it"
+            " (`benchmarks/bulk_job_overhead.py`). The endpoint alone: 32 texts a request, 8 in flight. The"
+            " job: POST to `succeeded`; reading its vectors back is the next row, not part of the ratio."
+            " The model is CPU-bound, and on this machine the service's own work (moto, API, workers)"
+            " shares its cores, which in AWS it would not: so the endpoint runs at normal priority and the"
+            f" stack at nice {m.stack_nice} (LOCAL_STACK_NICE); the service does all of its work, with the"
+            " CPU the model leaves over. Both after one warm-up with other texts.\n\n"
+            + _table(["what", "texts", "seconds", "texts/s", "x endpoint alone", ""], [
+                ["endpoint alone", f"{m.texts:,}", f"{m.ideal_seconds:.2f}",
+                 f"{items_per_second(m.texts, m.ideal_seconds):,.0f}", "1.00", ""],
+                ["job, POST to succeeded", f"{m.texts:,}", f"{m.ours_seconds:.2f}",
+                 f"{items_per_second(m.texts, m.ours_seconds):,.0f}", f"{m.ratio:.2f}",
+                 f"{verdict(m.ratio, GOALS['real_model'], at_most=True)} (<= {GOALS['real_model']})"],
+                ["reading the vectors back", f"{m.texts:,}", f"{m.read_back_seconds:.2f}",
+                 f"{items_per_second(m.texts, m.read_back_seconds):,.0f}", "-", "-"],
+            ]))
+    else:
+        parts.append("Real model: _not measured in this run_")
+    return "\n\n".join(parts)
 
 
 def _cost(r: Results) -> str:
     counted = ""
-    if r.counts is not None and dataclasses.is_dataclass(r.counts):
+    if r.counts is not None:
         counted = f"Counted during the {r.job.texts if r.job else 0:,}-text job:\n\n" + _rows_of([r.counts]) + "\n\n"
-    body = r.cost_markdown or "_not computed in this run_"
+    body = r.cost.to_markdown() if r.cost is not None else "_not computed in this run_"
     return ("## Cost of a million vectors\n\nWorker invocations and their durations come from the stack's"
             " one line per invocation (the workers', the job's POST and its end notice; not the status polls),"
             " at the worker's memory size; SQS requests are the API's SendMessageBatch calls (10 chunks"

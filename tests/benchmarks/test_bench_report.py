@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
 from pathlib import Path
 
 import pytest
 
 from benchmarks.performance.charts import clients_chart, scaling_chart
+from benchmarks.performance.costs import MeasuredCounts, cost_of_million
 from benchmarks.performance.fake_endpoint import EndpointParams
+from benchmarks.performance.footprint import FootprintRow, RealModelRow
 from benchmarks.performance.job_runs import (
     ChunkRun,
     InlineRun,
@@ -16,10 +18,9 @@ from benchmarks.performance.job_runs import (
     efficiency,
     ideal_seconds,
     invocations,
-    item_bytes,
     texts_for,
-    write_units,
 )
+from benchmarks.performance.peers import PeerRow
 from benchmarks.performance.report import Machine, Results, render, verdict
 
 
@@ -55,23 +56,10 @@ def test_worker_invocations_and_their_milliseconds_are_read_from_the_stacks_log_
         == invocations(lines, "ApiFunction")
 
 
-def test_an_items_size_is_its_attribute_names_and_values_as_dynamodb_bills_them() -> None:
-    item = {"jobId": {"S": "abc"}, "index": {"N": "12"}, "vector": {"B": b"\x00" * 16}}
-    assert item_bytes(item) == (5 + 3) + (5 + 2) + (6 + 16)
-    assert write_units([100, 1024, 1025, 2500]) == 1 + 1 + 2 + 3
-
-
 def _job(label: str, texts: int, seconds: float, requests: int, distinct: int | None = None) -> JobRun:
     return JobRun(label=label, job_id="j", texts=texts, distinct=distinct or texts, status="succeeded",
                   accept_seconds=0.5, seconds=seconds, hf_requests=requests, hf_texts=texts,
                   ideal=ideal_seconds(distinct or texts, 32, 8, 0.1), body_bytes=700_000)
-
-
-@dataclass(frozen=True)
-class PeerRow:
-    name: str
-    seconds: float
-    items: int
 
 
 def results() -> Results:
@@ -89,7 +77,25 @@ def results() -> Results:
         cache_baseline=_job("1,000 texts", 1000, 2.0, 32),
         peers=[PeerRow("huggingface_hub", 20.0, 2000), PeerRow("langchain", 10.0, 2000)],
         peer_texts=2000,
+        peer_service=_job("2,000 peer texts", 2000, 4.0, 63),
     )
+
+
+def whole_results() -> Results:
+    return dataclasses.replace(
+        results(),
+        footprint=[FootprintRow("api", 90.0, 60.0), FootprintRow("worker", 150.0, 60.0)],
+        bytes_per_vector=1690,
+        real_model=RealModelRow(1858, 20.0, 22.0, 3.5, 10),
+        largest_accept=_job("50,000 texts", 50_000, 40.0, 1563),
+        largest_binding="MAX_TEXTS (50,000 texts)",
+        counts=COUNTS,
+        cost=cost_of_million(COUNTS),
+    )
+
+
+COUNTS = MeasuredCounts(vectors=10_000, lambda_gb_seconds=100.0, lambda_requests=20, sqs_requests=40,
+                        dynamo_write_units=40_000.0, dynamo_read_units=5000.0, stored_bytes=16_900_000)
 
 
 def test_the_report_puts_each_figure_next_to_its_goal_with_its_verdict() -> None:
@@ -99,8 +105,54 @@ def test_the_report_puts_each_figure_next_to_its_goal_with_its_verdict() -> None
     assert "| inline, 100 texts | 0.50 | >= 0.8 | misses |" in text
     assert "| same 10,000-text job again: HF requests | 0 | 0 | meets |" in text
     assert "| 10,000 texts, 1,000 distinct: HF requests | 32 (vs 32 for 1,000 texts) | <= 32 | meets |" in text
-    # 1,250 items/s against langchain's 200: 6.25x
-    assert "| items/s vs the fastest peer (langchain) | 6.25x | > 1 (faster than every peer) | meets |" in text
+
+
+def test_the_service_is_compared_with_every_peer_on_the_same_texts_not_with_another_job() -> None:
+    text = render(results())
+    # The service's 2,000 peer texts in 4 s: 500 items/s, against 100 and 200 (not the 10k job's 1,250).
+    assert "| items/s, service vs huggingface_hub (2,000 same texts) | 500 vs 100 (5.00x) | > 1x | meets |" in text
+    assert "| items/s, service vs langchain (2,000 same texts) | 500 vs 200 (2.50x) | > 1x | meets |" in text
+    assert "| langchain | 2,000 | 10.00 | 200 | 2.50 |" in text
+    assert '| this service (job "2,000 peer texts", succeeded) | 2,000 | 4.00 | 500 | 1.00 |' in text
+
+
+def test_a_peer_faster_than_the_service_is_a_miss() -> None:
+    text = render(dataclasses.replace(results(), peers=[PeerRow("quick", 1.0, 2000)]))
+    assert "| items/s, service vs quick (2,000 same texts) | 500 vs 2,000 (0.25x) | > 1x | misses |" in text
+
+
+def test_a_peer_that_failed_is_shown_failed_with_its_reason_not_as_slow() -> None:
+    reason = "weaviate_like: failed with status: 413 error: batch size 100 > maximum allowed batch size 32"
+    text = render(dataclasses.replace(results(), peers=[PeerRow("weaviate_like", 0.02, 0, reason)]))
+    assert ("| items/s, service vs weaviate_like (same texts) | the peer failed: weaviate_like: failed with"
+            " status: 413 error: batch size 100... | > 1x | meets (the peer could not finish) |") in text
+    assert f"| weaviate_like | 0 | 0.02 | failed: {reason} | - |" in text
+
+
+def test_imports_bytes_and_the_real_model_stand_next_to_their_goals() -> None:
+    text = render(whole_results())
+    assert "| `import app` of api / `import boto3` | 1.50x | <= 2x | meets |" in text
+    assert "| `import app` of worker / `import boto3` | 2.50x | <= 2x | misses |" in text
+    assert "| bytes per stored 384-dim vector | 1,690 | <= 1,686 (4 x 384 + 150) | misses |" in text
+    assert "| real model, 1,858-text job to succeeded / endpoint alone | 1.10 | <= 1.15 | meets |" in text
+    assert "| 202 of the largest request (50,000 texts) | 0.50 s | reported | - |" in text
+    assert "| worker | 150 | 60 | 2.50 | misses |" in text
+
+
+def test_the_real_model_table_keeps_reading_back_apart_and_says_the_stack_was_niced() -> None:
+    text = render(whole_results())
+    assert "| job, POST to succeeded | 1,858 | 22.00 | 84 | 1.10 | meets (<= 1.15) |" in text
+    assert "| reading the vectors back | 1,858 | 3.50 | 531 | - | - |" in text
+    assert "stack at nice 10 (LOCAL_STACK_NICE)" in text
+
+
+def test_the_cost_of_a_million_vectors_is_in_the_goals_and_priced_in_its_own_section() -> None:
+    text = render(whole_results())
+    table = cost_of_million(COUNTS)
+    assert f"| cost of 1M vectors: AWS (+ HF endpoint, assumed) | ${table.aws_usd:.2f} (+ ${table.hf_usd:.2f}) |" \
+        in text
+    assert table.to_markdown() in text
+    assert "| 10,000 | 100.000 | 20 | 40 | 40,000.000 | 5,000.000 | 16,900,000 |" in text
 
 
 def test_the_report_says_when_and_where_it_was_measured_and_with_which_parameters() -> None:
@@ -114,7 +166,6 @@ def test_the_report_says_when_and_where_it_was_measured_and_with_which_parameter
 def test_the_report_gives_each_job_its_items_per_second_requests_and_efficiency() -> None:
     text = render(results())
     assert "| 50,000 texts | 50,000 | 50,000 | succeeded | 0.50 | 40.0 | 1,250 | 1,563 | 19.60 | 0.49 |" in text
-    assert "| langchain | 2,000 | 10.00 | 200 | 6.25 |" in text
     assert "| one chunk, process_chunk | 256 | 0.200, 0.100, 0.120 | 0.120 | 0.100 | 0.83 |" in text
 
 

@@ -66,3 +66,12 @@ def test_items_per_second_divides_items_by_seconds_and_is_zero_for_no_time() -> 
 
 def test_batches_keep_order_and_put_the_remainder_last() -> None:
     assert batches(list("abcdefg"), 3) == [["a", "b", "c"], ["d", "e", "f"], ["g"]]
+
+
+def test_a_peer_that_fails_gets_a_row_saying_why_and_the_other_peers_still_run(fake) -> None:
+    fake.reconfigure(Faults(wrong_count_rate=1.0))
+
+    rows = run_peers(fake.base_url, TEXTS[:5], MODEL)
+
+    assert [(row.name, row.items, row.failed) for row in rows] == [
+        (name, 0, f"{name}: 4 vectors for 5 texts") for name in PEERS]

@@ -17,7 +17,6 @@ from vectorizer.files.splitter import FILE_CHUNK_SIZE, FileSplitJob, SplitLimits
 from vectorizer.jobs.message import ChunkMessage, envelope_size, plan_chunks, signature_matches
 
 KEY = "k" * 64
-CHUNK_ITEM_ERROR = pytest.mark.xfail(strict=False, reason="ChunkItem.error lands with the chunk pipeline")
 
 
 class Bucket:
@@ -171,7 +170,6 @@ def test_a_csv_file_without_a_text_column_is_refused_before_anything_is_sent() -
         run(b"body\nx\n", file_format="csv")
 
 
-@CHUNK_ITEM_ERROR
 def test_a_bad_line_travels_as_a_failed_item_with_its_error_and_line() -> None:
     _, queue, _ = run(b'"a"\n\n"c"\n', lim=limits(chunk_size=10))
     items = messages(queue.bodies)[0].items
@@ -182,7 +180,6 @@ def test_a_bad_line_travels_as_a_failed_item_with_its_error_and_line() -> None:
     ]
 
 
-@CHUNK_ITEM_ERROR
 def test_an_item_too_large_for_any_message_fails_instead_of_stopping_the_job() -> None:
     data = json.dumps("y" * 3000).encode() + b'\n"small"\n'
     _, queue, _ = run(data, lim=limits(max_message_bytes=2048))

@@ -237,8 +237,9 @@ def test_usage_says_what_the_dedupe_then_the_warm_cache_saved_in_exact_requests(
 
 def test_without_a_store_the_dedupe_alone_is_counted_as_saved() -> None:
     outcome = embed(CachedEmbedder(FakeEmbedder(), None, settings_from({"HF_BATCH_SIZE": "1"})), ["a", "a", "bb"])
-    # The fake reports no requests of its own: all three a one-by-one client would make are saved.
-    assert outcome.usage == HfUsage(texts=3, cache_hits=0, sent=2, requests=0, requests_saved=3)
+    # The fake sends its distinct texts in one request: of the three a one-by-one client would
+    # make, two are saved.
+    assert outcome.usage == HfUsage(texts=3, cache_hits=0, sent=2, requests=1, requests_saved=2)
 
 
 def test_cache_reads_and_writes_run_off_the_event_loop_thread() -> None:

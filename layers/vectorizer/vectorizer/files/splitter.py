@@ -70,16 +70,8 @@ class SplitResult(BaseModel):
 
 
 def chunk_item(record: FileRecord) -> ChunkItem:
-    """The queue item for one record: its index, id, line and text, or its error (never sent to HF).
-
-    The line is informational and rides along where the queue schema has the field; an error
-    must ride along, so a schema without `error` refuses a failed record (ValidationError).
-    """
-    fields = {
-        "index": record.index, "id": record.id, "text": record.text or "", "error": record.error,
-        "line": record.line if "line" in ChunkItem.model_fields else None,
-    }
-    return ChunkItem.model_validate({name: value for name, value in fields.items() if value is not None})
+    """The queue item for one record: its index, id, line and text, or its error (never sent to HF)."""
+    return ChunkItem(index=record.index, id=record.id, text=record.text or "", error=record.error, line=record.line)
 
 
 def _budget_item(item: ChunkItem, record: FileRecord, limits: SplitLimits, envelope: int) -> ChunkItem:
