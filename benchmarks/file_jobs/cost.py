@@ -10,7 +10,7 @@ were the measured one's size, which overstates them for larger jobs.
 SQS bills each 64 KB of an action's payload as one request: a chunk message of 120 KB is 2 to
 send and 2 to receive; one delete per received batch. Rounded up per message, not per batch: an
 upper bound. S3 storage is the job's output (shards, manifest, failures) plus the uploaded file,
-kept one month (the bucket's lifecycle removes them sooner: an upper bound).
+kept until the files bucket's lifecycle removes them: JobTtlDays (7 by default) of a 30-day month.
 
 Unit prices: AWS's, us-east-1, as published in late 2026 (/work/shared/facts.md's list; Lambda
 x86); the Lambda, SQS and DynamoDB ones are `benchmarks.performance.costs`'s. The model's side
@@ -45,6 +45,7 @@ SQS_BILLING_BYTES = 64 * 1024
 S3_PUT_USD = Decimal("0.005") / Decimal(1000)  # Standard, PUT/COPY/POST/LIST
 S3_GET_USD = Decimal("0.0004") / Decimal(1000)  # Standard, GET and others
 S3_STORAGE_GB_MONTH_USD = Decimal("0.023")
+DEFAULT_TTL_DAYS = 7  # the template's JobTtlDays: the files bucket expires uploads/ and jobs/ after it
 
 
 def sqs_units(payload_bytes: int) -> int:
@@ -90,6 +91,7 @@ class FileJobCost:
     rows: list[CostRow]
     scale: Decimal
     measured_lines: int
+    storage_days: int = 30
 
     @property
     def usd(self) -> Decimal:
@@ -117,7 +119,7 @@ class FileJobCost:
             "",
             f"{verdict} the goal of ${GOAL_USD} per 1,000,000 lines beside the model's cost. Counts measured on "
             f"{self.measured_lines:,} lines, scaled linearly (x {_count(self.scale)}); prices {PRICES_AS_OF}, "
-            "Lambda x86, S3 Standard, storage kept one month.",
+            f"Lambda x86, S3 Standard, storage kept {self.storage_days} days (of a 30-day month).",
         ]
         return "\n".join(lines)
 
@@ -130,9 +132,10 @@ def _exact(value: float | int) -> Decimal:
     return Decimal(str(value))
 
 
-def cost_of_million_lines(counts: FileJobCounts) -> FileJobCost:
-    """Takes a measured file job's counts; returns the AWS bill of 1,000,000 lines, every count
-    scaled by 1,000,000 / counts.lines (one row per function's GB-seconds, then the rest)."""
+def cost_of_million_lines(counts: FileJobCounts, storage_days: int = 30) -> FileJobCost:
+    """Takes a measured file job's counts and the days its objects are kept (the bucket's lifecycle);
+    returns the AWS bill of 1,000,000 lines, every count scaled by 1,000,000 / counts.lines (one
+    row per function's GB-seconds, then the rest; storage in GB-months of 30 days)."""
     scale = Decimal(TARGET_LINES) / Decimal(counts.lines)
     rows = [
         CostRow(f"Lambda {use.name}", use.gb_seconds * scale, "GB-second", LAMBDA_GB_SECOND_USD,
@@ -140,7 +143,7 @@ def cost_of_million_lines(counts: FileJobCounts) -> FileJobCost:
         for use in counts.functions
     ]
     invocations = Decimal(sum(use.invocations for use in counts.functions)) * scale
-    stored_gb = _exact(counts.s3_stored_bytes) * scale / GIB
+    stored_gb_months = _exact(counts.s3_stored_bytes) * scale / GIB * Decimal(storage_days) / 30
     rest = [
         ("Lambda requests", invocations, "request", LAMBDA_REQUEST_USD),
         ("SQS requests (64 KB units)", _exact(counts.sqs_requests) * scale, "request", SQS_REQUEST_USD),
@@ -148,18 +151,19 @@ def cost_of_million_lines(counts: FileJobCounts) -> FileJobCost:
         ("DynamoDB reads", _exact(counts.dynamo_read_units) * scale, "read unit", DYNAMO_READ_UNIT_USD),
         ("S3 PUTs", _exact(counts.s3_puts) * scale, "request", S3_PUT_USD),
         ("S3 GETs", _exact(counts.s3_gets) * scale, "request", S3_GET_USD),
-        ("S3 storage", stored_gb, "GB-month", S3_STORAGE_GB_MONTH_USD),
+        ("S3 storage", stored_gb_months, "GB-month", S3_STORAGE_GB_MONTH_USD),
     ]
     rows += [CostRow(item, count, unit, price, count * price) for item, count, unit, price in rest]
-    return FileJobCost(rows, scale, counts.lines)
+    return FileJobCost(rows, scale, counts.lines, storage_days)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """CLI: `python -m benchmarks.file_jobs.cost COUNTS.json` prints the bill of the counts in that
-    file (a FileJobCounts, as the scale run writes it); exits 1 when it is over the goal."""
+    """CLI: `python -m benchmarks.file_jobs.cost COUNTS.json [DAYS]` prints the bill of the counts in
+    that file (a FileJobCounts, as the scale run writes it), objects kept DAYS (7); exits 1 when it
+    is over the goal."""
     args = sys.argv[1:] if argv is None else argv
     counts = FileJobCounts.model_validate(json.loads(Path(args[0]).read_text()))
-    bill = cost_of_million_lines(counts)
+    bill = cost_of_million_lines(counts, int(args[1]) if len(args) > 1 else DEFAULT_TTL_DAYS)
     print(bill.to_markdown())
     return 0 if bill.within_goal else 1
 

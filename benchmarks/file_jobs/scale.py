@@ -142,6 +142,11 @@ def _moto(stack: ReadyStack, service: str) -> Any:
                         aws_access_key_id="local", aws_secret_access_key="local")
 
 
+def _ttl_days() -> int:
+    """The template's JobTtlDays default: how long the files bucket keeps a job's objects."""
+    return int(load_template()["Parameters"]["JobTtlDays"]["Default"])
+
+
 def _memory_mb(function: str) -> int:
     template = load_template()
     own = template["Resources"][function]["Properties"].get("MemorySize")
@@ -317,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
         print(run_summary(broken), flush=True)
     memory = to_markdown([measure(count) for count in (50_000, 200_000)])
     print(memory)
-    bill = cost_of_million_lines(big.counts)
+    bill = cost_of_million_lines(big.counts, _ttl_days())
     print(bill.to_markdown())
     (LOG_DIR / "counts.json").write_text(big.counts.model_dump_json(indent=2))
     args.out.write_text(render(big, broken, memory, bill.to_markdown(), when))

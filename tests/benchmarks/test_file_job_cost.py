@@ -45,3 +45,11 @@ def test_a_bill_over_ten_cents_is_reported_over_the_goal() -> None:
     assert bill.usd == Decimal("0.1697937350")
     assert not bill.within_goal
     assert "OVER the goal of $0.10" in bill.to_markdown()
+
+
+def test_storage_is_priced_for_the_days_the_bucket_keeps_the_objects() -> None:
+    week = cost_of_million_lines(COUNTS, storage_days=7)
+
+    assert (week.rows[-1].item, week.rows[-1].count) == ("S3 storage", Decimal(5) * 7 / 30)
+    assert week.rows[-1].usd.quantize(Decimal("1e-10")) == Decimal("0.0268333333")  # 5 GB x 7/30 x $0.023
+    assert "storage kept 7 days" in week.to_markdown()
