@@ -25,7 +25,8 @@ RESOURCES = TEMPLATE["Resources"]
 FUNCTIONS = {"ApiFunction": "ApiRole", "WorkerFunction": "WorkerRole", "AuthorizerFunction": "AuthorizerRole",
              "DeadLetterFunction": "DeadLetterRole", "NotifierFunction": "NotifierRole",
              "SweeperFunction": "SweeperRole", "SplitterFunction": "SplitterRole"}
-KEYED_PATHS = {"/vectorize": "post", "/jobs/{jobId}": "get", "/jobs/{jobId}/vectors": "get", "/": "post",
+KEYED_PATHS = {"/vectorize": "post", "/jobs": "post", "/jobs/{jobId}": "get", "/jobs/{jobId}/vectors": "get",
+               "/": "post",
                "/models/{model+}": "post", "/pipeline/feature-extraction/{model+}": "post", "/embed": "post",
                "/v1/embeddings": "post"}
 

@@ -25,6 +25,8 @@ from vectorizer.api.job_reports import job_status, job_vectors
 from vectorizer.api.limits import check_limits, inline_answer_bytes, may_run_inline, runs_inline
 from vectorizer.api.models import (
     ErrorBody,
+    FileJobAccepted,
+    FileJobRequest,
     JobAccepted,
     JobStatus,
     VectorizeRequest,
@@ -34,6 +36,7 @@ from vectorizer.api.models import (
 from vectorizer.config import check_callback_allowed, resolve_target
 from vectorizer.credentials import choose_token
 from vectorizer.errors import JobNotFoundError, VectorizerError
+from vectorizer.files.submit import submit_file_job
 from vectorizer.jobs.message import JOB_ID_PATTERN
 from vectorizer.jobs.service import submit_job
 from vectorizer.services import LazyTracer
@@ -95,7 +98,8 @@ ERROR_DESCRIPTIONS = {
     401: "no Hugging Face token: neither the header nor a configured default",
     403: "endpointURL is not https or not on the allowed hosts",
     404: "no such job",
-    409: "a request with this Idempotency-Key is still being processed",
+    409: "a request with this Idempotency-Key is still being processed; on /jobs/{jobId}/vectors, a file job "
+    "(`vectors_in_files`: its vectors are in S3, linked from GET /jobs/{jobId})",
     413: "too many texts, or a text too long (the limit is in the message)",
     422: "the body does not fit the schema",
     502: "Hugging Face failed or refused the token (its own message included)",
@@ -172,6 +176,40 @@ def vectorize(request: Annotated[VectorizeRequest, Body()]) -> Response[Vectoriz
     return _json(202, body, {"Location": f"/jobs/{body['jobId']}"})
 
 
+@app.post(
+    "/jobs", tags=["jobs"], summary="Vectorize a JSONL or CSV file in S3, vectors written to S3",
+    description="Without `input.uri`: 202 `awaiting_upload` with a presigned PUT link (`upload`) for the file; the "
+    "job starts when the upload lands. With `input.uri` (`s3://bucket/key`, in the service's files bucket or on "
+    "INPUT_BUCKETS): 202 `queued`. Follow `Location`: once the job has ended, `GET /jobs/{jobId}` links its "
+    "manifest, failures and vector shards (`output`). An `Idempotency-Key` header works as for /vectorize.",
+    responses=answers(
+        {202: ("the job was recorded; follow its Location", FileJobAccepted)}, 400, 401, 403, 409, 422,
+    ),
+)
+def submit_file(request: Annotated[FileJobRequest, Body()]) -> Response[FileJobAccepted]:
+    settings = services().settings
+    check_callback_allowed(request.callback_url, settings)
+    target = resolve_target(request.config, request.purpose, settings)
+    token, own = choose_token(app.current_event.headers.get(TOKEN_HEADER), services().default_token, target.url)
+    owner = caller(app.current_event)
+
+    def submit() -> dict:
+        accepted = submit_file_job(
+            services(), config=request.config, purpose=request.purpose, file_format=request.input.format,
+            uri=request.input.uri, token=token, token_is_callers=own, model=target.model, owner=owner,
+            callback_url=request.callback_url,
+        )
+        logger.info("file job recorded", extra={"job_id": accepted.job_id, "status": accepted.status})
+        metrics.add_metric(name="FileJobsSubmitted", unit=MetricUnit.Count, value=1)
+        return accepted.model_dump(mode="json", by_alias=True)
+
+    key = app.current_event.headers.get(IDEMPOTENCY_HEADER)
+    body = submit() if key is None else idempotent_submissions().submit(
+        owner=owner, key=key, body=app.current_event.json_body, submit=submit, context=app.lambda_context,
+    )
+    return _json(202, body, {"Location": f"/jobs/{body['jobId']}"})
+
+
 # This container's record of submissions by Idempotency-Key, as long-lived as `services()`.
 idempotent_submissions = for_each_services(IdempotentSubmissions)
 
@@ -184,14 +222,19 @@ def existing_job_id(job_id: str) -> str:
 
 
 @app.get("/jobs/<jobId>", tags=["jobs"], summary="A job's status and counters",
-         responses=answers({200: ("the job", JobStatus)}, 404))
-def get_job(jobId: str) -> Response[JobStatus]:  # camelCase: the path parameter's public name
-    status = job_status(services(), existing_job_id(jobId), caller(app.current_event))
+         description="For a file job also its `input`, and once it has ended `output`: links to its manifest, "
+         "failures and shards, the shards a page at a time (`output.nextToken`, passed back as `nextToken`).",
+         responses=answers({200: ("the job", JobStatus)}, 400, 404))
+def get_job(
+    jobId: str,  # camelCase: the path parameter's public name
+    next_token: Annotated[str | None, Query(alias="nextToken", max_length=20)] = None,
+) -> Response[JobStatus]:
+    status = job_status(services(), existing_job_id(jobId), caller(app.current_event), next_token=next_token)
     return _json(200, status.model_dump(mode="json", by_alias=True))
 
 
 @app.get("/jobs/<jobId>/vectors", tags=["jobs"], summary="A job's vectors in index order, a page at a time",
-         responses=answers({200: ("a page of vectors", VectorsPage)}, 400, 404))
+         responses=answers({200: ("a page of vectors", VectorsPage)}, 400, 404, 409))
 def get_job_vectors(
     jobId: str,  # camelCase: the path parameter's public name
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,

@@ -13,13 +13,16 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from vectorizer.credentials import DefaultToken, TokenSealer
 from vectorizer.files.file_job_store import FileJobStore
+from vectorizer.files.file_jobs import FileJobManifests, FileJobOutputs, FileJobRecords
 from vectorizer.files.objects import S3Objects
 from vectorizer.files.service import SplitQueue
+from vectorizer.files.shards import ShardVectorStore
 from vectorizer.hf.cache import CachedEmbedder, DynamoCacheStore
 from vectorizer.hf.client import HuggingFaceClient
 from vectorizer.jobs.callbacks import CallbackSecret, Notifier
-from vectorizer.jobs.job_store import JobStore
+from vectorizer.jobs.job_store import JobRecord, JobStore
 from vectorizer.jobs.notifications import EventBridgeEvents, NoEvents
+from vectorizer.jobs.ports import VectorStorePort
 from vectorizer.jobs.vector_store import VectorStore
 from vectorizer.jobs.work_queue import ChunkQueue
 from vectorizer.settings import Settings, current_settings
@@ -65,11 +68,25 @@ class Services:
     # File jobs: their state beside the job records, and the split queue's continuations.
     file_jobs: FileJobStore
     split_queue: SplitQueue
+    file_records: FileJobRecords
 
     @functools.cached_property
     def objects(self) -> S3Objects:
         """The files bucket and input buckets; its S3 client is built on first use (only file jobs need it)."""
         return S3Objects(aws_client("s3", S3_CONFIG))
+
+    @functools.cached_property
+    def file_outputs(self) -> FileJobOutputs:
+        """A file job's input and output links, as `GET /jobs/{id}` reports them."""
+        settings = self.settings
+        return FileJobOutputs(self.objects, self.file_jobs, settings.files_bucket, settings.output_url_seconds)
+
+    def vector_store_for(self, job: JobRecord, chunk: int) -> VectorStorePort:
+        """Where chunk `chunk` of `job` stores its vectors: its shard in the files bucket for a file
+        job (`JobRecord.writes_files`), else the vectors table."""
+        if job.writes_files:
+            return ShardVectorStore(self.objects, self.settings.files_bucket, job.job_id, chunk)
+        return self.vectors
 
 
 def build_services(settings: Settings | None = None) -> Services:
@@ -100,6 +117,7 @@ def build_services(settings: Settings | None = None) -> Services:
         ),
         file_jobs=FileJobStore(dynamodb, settings.jobs_table, settings.job_ttl_days),
         split_queue=SplitQueue(sqs, settings.split_queue_url),
+        file_records=FileJobRecords(dynamodb, settings.jobs_table, settings.job_ttl_days),
     )
 
 
@@ -120,6 +138,16 @@ def build_notifier(settings: Settings | None = None) -> Notifier:
         jobs=JobStore(aws_client("dynamodb"), settings.jobs_table, settings.job_ttl_days),
         http=httpx.Client(follow_redirects=False, timeout=settings.callback_timeout_seconds),
         secret=CallbackSecret(settings, read_secret),
+    )
+
+
+def build_manifests(settings: Settings | None = None) -> FileJobManifests:
+    """The notifier's writer of ended file jobs' manifests, for `settings` (default: the environment)."""
+    settings = settings or current_settings()
+    dynamodb = aws_client("dynamodb")
+    return FileJobManifests(
+        S3Objects(aws_client("s3", S3_CONFIG)), FileJobStore(dynamodb, settings.jobs_table, settings.job_ttl_days),
+        dynamodb, settings.jobs_table, settings.files_bucket,
     )
 
 

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from vectorizer.api.weaviate_objects import WeaviateClass, WeaviateObject, module_config, object_text
 from vectorizer.config import ModuleConfig, Purpose, endpoint_url_problem
@@ -25,6 +33,15 @@ def _check_encodable(field: str, values: list[str]) -> None:
             value.encode("utf-8")
         except UnicodeEncodeError:
             raise ValueError(f"'{field}' entry {index} is not valid Unicode text (a lone surrogate)") from None
+
+
+def _without_absent(handler: SerializerFunctionWrapHandler, model: BaseModel, names: tuple[str, ...]) -> Any:
+    # Fields that only some answers have are left out, not null, where they do not apply.
+    data = handler(model)
+    for name in names:
+        if data.get(name, ...) is None:
+            del data[name]
+    return data
 
 
 class VectorizeRequest(BaseModel):
@@ -94,6 +111,60 @@ class VectorizeRequest(BaseModel):
         return self
 
 
+class FileInput(BaseModel):
+    """Where a file job's records are: a JSONL or CSV file, uploaded after (no `uri`) or in S3 already."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    format: Literal["jsonl", "csv"] = Field(description="jsonl: one text, {text, id} or Weaviate object a line; "
+                                            "csv: a header with a `text` column and an optional `id`")
+    uri: str | None = Field(
+        None, max_length=1100,
+        description="s3://bucket/key in the files bucket or on INPUT_BUCKETS; omitted: answered with an upload link",
+    )
+
+
+class FileJobRequest(BaseModel):
+    """`POST /jobs`: a module config (or a Weaviate class carrying one), the input file and a callback."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    config: ModuleConfig = Field(default_factory=ModuleConfig, description="text2vec-huggingface moduleConfig")
+    weaviate_class: WeaviateClass | None = Field(
+        None, alias="class", description="a Weaviate class definition; its moduleConfig replaces `config`"
+    )
+    purpose: Purpose = Field("passage", description="'query' uses queryModel, else passageModel or model")
+    input: FileInput
+    callback_url: str | None = Field(
+        None, alias="callbackUrl", max_length=2048,
+        description="an https URL on CALLBACK_ALLOWED_HOSTS, POSTed (signed) when the job ends",
+    )
+
+    # The same rules as /vectorize's: one place each.
+    _callable_callback = field_validator("callback_url")(VectorizeRequest._callable_callback.__func__)
+    _config_from_class = model_validator(mode="before")(VectorizeRequest._config_from_class.__func__)
+
+
+class UploadLinkModel(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    url: str = Field(description="a presigned S3 URL: PUT the file's bytes to it")
+    method: Literal["PUT"] = "PUT"
+    expires_at: str = Field(alias="expiresAt", description="when the link stops working (UTC)")
+
+
+class FileJobAccepted(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    job_id: str = Field(alias="jobId")
+    status: Literal["awaiting_upload", "queued"]
+    upload: UploadLinkModel | None = Field(None, description="where to PUT the file (only without `input.uri`)")
+
+    @model_serializer(mode="wrap")
+    def _absent_upload(self, handler: SerializerFunctionWrapHandler):  # unannotated: the schema stays the fields
+        return _without_absent(handler, self, ("upload",))
+
+
 class ItemErrorModel(BaseModel):
     index: int
     id: str | None
@@ -135,6 +206,35 @@ class HfUsageModel(BaseModel):
     )
 
 
+class FileInputReport(BaseModel):
+    """Where a file job reads its records from."""
+
+    format: Literal["jsonl", "csv"]
+    uri: str = Field(description="s3://bucket/key: the uploaded file, or the object the job named")
+
+
+class ShardLinksModel(BaseModel):
+    chunk: int
+    vectors: str = Field(description="GET link: the shard's rows as JSONL ({id, line, vector})")
+    matrix: str = Field(description="GET link: the shard's vectors as a float32 .npy matrix, in row order")
+    ids: str = Field(description="GET link: the shard's rows as JSONL ({index, line, id}), in matrix order")
+
+
+class FileOutputModel(BaseModel):
+    """Presigned GET links to a file job's output, once its manifest is written."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    expires_in: int = Field(alias="expiresIn", description="seconds the links stay valid (OUTPUT_URL_SECONDS)")
+    manifest: str = Field(description="GET link: manifest.json (counts, dimensions, every shard's keys)")
+    failures: str = Field(description="GET link: failed.jsonl, one line per item without a vector")
+    shards: list[ShardLinksModel] = Field(description="shards in chunk order, as many as fit this answer")
+    next_token: str | None = Field(
+        None, alias="nextToken",
+        description="pass back as `nextToken` to GET /jobs/{jobId} for the links to the shards after these",
+    )
+
+
 class JobStatus(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
@@ -161,6 +261,18 @@ class JobStatus(BaseModel):
         default_factory=HfUsageModel,
         description="what the job asked of Hugging Face and what the cache and dedupe saved",
     )
+    # File jobs only (POST /jobs); a body job's answer leaves both out.
+    input: FileInputReport | None = Field(None, description="a file job's input file")
+    output: FileOutputModel | None = Field(
+        None, description="a file job's output links, once it has ended and its manifest is written"
+    )
+
+    @model_serializer(mode="wrap")
+    def _absent_file_fields(self, handler: SerializerFunctionWrapHandler):  # unannotated: the schema stays the fields
+        # A body job's answer stays as it always was; a file job's shows `output` null until its manifest.
+        if self.input is None and self.output is None:
+            return _without_absent(handler, self, ("input", "output"))
+        return handler(self)
 
 
 class VectorItem(BaseModel):

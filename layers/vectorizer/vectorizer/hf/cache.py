@@ -139,6 +139,19 @@ class CachedEmbedder:
         self.settings = settings or settings_from({})
         self.hits = 0
         self.sent = 0
+        # Cache writes still in flight: a caller has its vectors without waiting for them.
+        self._writes: set[asyncio.Future[None]] = set()
+
+    async def drain(self) -> None:
+        """Waits until every cache write started so far has ended (a failed one is logged, never raised).
+
+        A write is best-effort and off the caller's path: `embed` returns as soon as the vectors
+        are known. Whoever must not leave writes behind (the worker, before it counts a chunk)
+        drains; the API does not, and a write still running when its Lambda freezes finishes, or
+        fails and is logged, when it thaws.
+        """
+        while self._writes:
+            await asyncio.gather(*list(self._writes), return_exceptions=True)
 
     async def aclose(self) -> None:
         """Closes the wrapped client's pooled HTTP client, when it has one."""
@@ -193,7 +206,9 @@ class CachedEmbedder:
             outcome.keep_width(width, "this request's other vectors")
         if use_store and new:
             kept = {keys[text]: vector for text, vector in new.items() if len(vector) == width}
-            await asyncio.to_thread(self._write, kept)
+            write = asyncio.get_running_loop().run_in_executor(None, self._write, kept)
+            self._writes.add(write)
+            write.add_done_callback(self._writes.discard)
         return outcome
 
     def _read(self, keys: list[str]) -> dict[str, list[float]]:

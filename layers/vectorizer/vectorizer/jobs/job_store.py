@@ -56,6 +56,8 @@ PRODUCER_ORIGIN = "producer"
 # Who counted a chunk, as its marker says.
 CLOSED_BY_WORKER = "worker"
 CLOSED_BY_DEAD_LETTER = "dead-letter"
+# The job item's `output` for a file job, whose vectors are written to S3 as shards.
+OUTPUT_FILES = "files"
 # The job item's usage counters, by `HfUsage` field.
 USAGE_ATTRIBUTES = {
     "texts": "hfTexts", "cache_hits": "hfCacheHits", "sent": "hfSent", "requests": "hfRequests",
@@ -143,6 +145,14 @@ class JobRecord:
     submitting: bool = False
     # What the job's counted chunks asked of HF, and what the content cache and dedupe saved.
     usage: HfUsage = field(default_factory=HfUsage)
+    # Where its vectors go: `OUTPUT_FILES` for a file job (shards in the files bucket), else None
+    # (the vectors table).
+    output: str | None = None
+
+    @property
+    def writes_files(self) -> bool:
+        """A file job: its chunks' vectors are shards in the files bucket, not vector items."""
+        return self.output == OUTPUT_FILES
 
     @property
     def from_api(self) -> bool:
@@ -196,6 +206,7 @@ def _record(item: dict[str, Any], *, with_signing_key: bool = False) -> JobRecor
         callback_url=_s(item, "callbackUrl"),
         submitting=bool(item.get("submitting", {}).get("BOOL")),
         usage=HfUsage(**{name: _n(item, attribute) or 0 for name, attribute in USAGE_ATTRIBUTES.items()}),
+        output=_s(item, "output"),
     )
 
 

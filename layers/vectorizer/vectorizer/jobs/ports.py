@@ -143,3 +143,7 @@ class JobDependencies(Protocol):
 
     @property
     def events(self) -> EventPublisherPort: ...
+
+    def vector_store_for(self, job: JobRecord, chunk: int) -> VectorStorePort:
+        """Where `job`'s chunk `chunk` stores its vectors: `vectors`, or a file job's shard."""
+        ...

@@ -69,7 +69,7 @@ from vectorizer.jobs.message import (
     signed,
 )
 from vectorizer.jobs.notifications import notify_if_ended
-from vectorizer.jobs.ports import JobDependencies
+from vectorizer.jobs.ports import JobDependencies, VectorStorePort
 from vectorizer.jobs.stage_clock import DYNAMO, HF, StageClock, StageTimes, timed
 from vectorizer.jobs.vector_store import StoredVector
 from vectorizer.packing import pack
@@ -367,6 +367,17 @@ class _TimedDependencies:
         return getattr(self._services, name)
 
 
+class _WithVectors:
+    """The job service's dependencies with `vectors` replaced (a file job's chunk: its shard)."""
+
+    def __init__(self, services: JobDependencies, vectors: VectorStorePort) -> None:
+        self._services = services
+        self.vectors = vectors
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._services, name)
+
+
 def process_chunk(
     services: JobDependencies, message: ChunkMessage, *, final_attempt: bool, deadline: float,
     clock: StageClock | None = None,
@@ -402,6 +413,9 @@ def _process_chunk(
     check_chunk_of_job(job, message)
     if job.aborted:
         return ChunkReport(job_id, message.chunk, 0, 0, duplicate=False, job_status=job.status, skipped=True)
+    if job.writes_files:
+        # A file job's chunk is one shard in S3: every put, flush and lookup below goes to it.
+        services = _WithVectors(services, services.vector_store_for(job, message.chunk))
     fingerprint = items_fingerprint(item.index for item in message.items)
     marker = _marker(services, message, fingerprint)
     if marker is not None and marker.failed == 0:
@@ -455,6 +469,8 @@ def close_dead_chunk(services: JobDependencies, message: ChunkMessage, reason: s
     check_chunk_of_job(job, message)
     if job.aborted:
         return ChunkReport(message.job_id, message.chunk, 0, 0, duplicate=False, job_status=job.status, skipped=True)
+    if job.writes_files:
+        services = _WithVectors(services, services.vector_store_for(job, message.chunk))
     fingerprint = items_fingerprint(item.index for item in message.items)
     marker = _marker(services, message, fingerprint)
     report = _settle(
@@ -593,7 +609,11 @@ class _Pipeline:
             *(self._batch([distinct[i] for i in batch], holders) for batch in batches), return_exceptions=True
         )
         # After every put of the chunk, and before it is counted (or failed): what was stored stays.
-        await self._in_pool(self._services.vectors.flush, self._message.job_id, self._message.chunk)
+        # The content cache's writes (off each batch's path) end meanwhile, so none is left behind.
+        await asyncio.gather(
+            self._in_pool(self._services.vectors.flush, self._message.job_id, self._message.chunk),
+            _drain(self._services.hf),
+        )
         failures = [result for result in results if isinstance(result, BaseException)]
         if failures:
             raise failures[0]
@@ -630,6 +650,13 @@ class _Pipeline:
         """Run a sync store call on the container's write pool, awaiting its end."""
         pool = _write_pool(self._services.settings.write_concurrency)
         await asyncio.get_running_loop().run_in_executor(pool, call, *args)
+
+
+async def _drain(embedder: object) -> None:
+    """Wait for the embedder's background cache writes, when it has any (the plain client has none)."""
+    drain = getattr(embedder, "drain", None)
+    if drain is not None:
+        await drain()
 
 
 def _fail_chunk(

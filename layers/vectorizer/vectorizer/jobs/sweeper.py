@@ -14,6 +14,9 @@ How a stalled job is closed:
 - the close is conditional: it holds only if the job's last progress (`updatedAt`) is still
   the one read, so a chunk counted meanwhile wins and the job is looked at again next time;
   a closed job is `aborted`, so a chunk arriving after it is skipped, never counted.
+- a file job still awaiting its upload (`awaiting_upload` says which) is `failed` with "no file
+  was uploaded" once its link has expired (`upload_seconds`) and UPLOAD_MARGIN_SECONDS more have
+  passed (a PUT begun in time may land late); never before, whatever the other bounds.
 """
 
 from __future__ import annotations
@@ -27,6 +30,9 @@ from vectorizer.jobs.job_store import JobRecord, final_status
 from vectorizer.jobs.ports import StalledJobsPort
 
 logger = logging.getLogger(__name__)
+# After a file job's upload link expired, how long an upload begun in time may still take to land.
+UPLOAD_MARGIN_SECONDS = 300
+NO_UPLOAD = "no file was uploaded"
 
 
 @dataclass(frozen=True)
@@ -58,13 +64,27 @@ def _idle_seconds(job: JobRecord, now: datetime) -> int:
     return max(0, int((now - then).total_seconds()))
 
 
-def closing_for(job: JobRecord, now: datetime, *, stall_seconds: int, submit_stall_seconds: int) -> Closing | None:
+def may_await_upload(job: JobRecord) -> bool:
+    """A job the API made with no count at all and not started: a file job not split yet, maybe awaiting its upload."""
+    return job.origin == "api" and job.status == "queued" and job.total is None and job.chunks is None
+
+
+def closing_for(
+    job: JobRecord, now: datetime, *, stall_seconds: int, submit_stall_seconds: int, awaiting_upload: bool = False,
+    upload_seconds: int = 0,
+) -> Closing | None:
     """Takes an open job as read and the time; returns how to close it, or None while it may still move.
 
     A job still `submitting` (its API died before queueing every chunk) is stalled after
-    `submit_stall_seconds` without progress; any other after `stall_seconds`.
+    `submit_stall_seconds` without progress; a file job `awaiting_upload` after its link's
+    `upload_seconds` plus UPLOAD_MARGIN_SECONDS; any other after `stall_seconds`.
     """
     idle = _idle_seconds(job, now)
+    if awaiting_upload:
+        if idle < upload_seconds + UPLOAD_MARGIN_SECONDS:
+            return None
+        return Closing(job.job_id, "failed", 0, f"{NO_UPLOAD} in the {upload_seconds} s the upload link was valid "
+                       "(and a margin): closed by the sweeper")
     bound = submit_stall_seconds if job.submitting else stall_seconds
     if idle < bound:
         return None
@@ -88,18 +108,23 @@ def closing_for(job: JobRecord, now: datetime, *, stall_seconds: int, submit_sta
 def sweep(
     jobs: StalledJobsPort, now: datetime, *, stall_seconds: int, submit_stall_seconds: int,
     on_closed: Callable[[str], object] = lambda job_id: None,
+    awaits_upload: Callable[[str], bool] = lambda job_id: False, upload_seconds: int = 0,
 ) -> SweepReport:
     """Close every open job stalled at `now` (an aware datetime); returns what was done.
 
     Reads only open jobs idle for the shorter of the two bounds, then closes each one
     `closing_for` says is stalled, conditionally on its progress not having moved, and calls
     `on_closed` with the id of each job it closed (to announce its end like any other).
+    `awaits_upload` says whether a file job not split yet still awaits its upload (a read of its
+    file state, made only for jobs `may_await_upload` picks), whose link lasts `upload_seconds`.
     """
     report = SweepReport()
     cutoff = iso(now - timedelta(seconds=min(stall_seconds, submit_stall_seconds)))
     for job in jobs.open_jobs_idle_since(cutoff):
         report.examined += 1
-        closing = closing_for(job, now, stall_seconds=stall_seconds, submit_stall_seconds=submit_stall_seconds)
+        closing = closing_for(job, now, stall_seconds=stall_seconds, submit_stall_seconds=submit_stall_seconds,
+                              awaiting_upload=may_await_upload(job) and awaits_upload(job.job_id),
+                              upload_seconds=upload_seconds)
         if closing is None:
             continue
         if jobs.close_stalled(
