@@ -13,7 +13,7 @@ BENCH_STAMP := $(VENV)/.bench-installed
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: install test lint unit validate build local demo sam-local docs reliability bench clean
+.PHONY: install test lint unit validate build local demo sam-local docs reliability bench scale clean
 
 install: $(STAMP)
 
@@ -79,6 +79,13 @@ reliability: $(STAMP)
 ## BENCH_SCALE=0.1 multiplies every text count (a quick check; it writes into .local/bench/ instead).
 bench: $(STAMP) $(BENCH_STAMP)
 	PYTHONPATH=layers/vectorizer $(PY) -m benchmarks.performance
+
+## File jobs at scale (outside `make test`): a 200,000-line JSONL file through POST /jobs and its upload link on the
+## local stack against the fake HF endpoint, every output vector checked; a file with 5 malformed lines must end
+## partial with exactly those lines failed; then the splitter's memory at 50k/200k lines and the cost of 1M lines.
+## Writes docs/performance-file-jobs.md; non-zero if any check fails. Its fast variant is tests/e2e/test_file_jobs_scale.py.
+scale: $(STAMP)
+	PYTHONPATH=layers/vectorizer $(PY) -m benchmarks.file_jobs.scale
 
 $(BENCH_STAMP): requirements-bench.txt $(STAMP)
 	$(PY) -m pip install --quiet -r requirements-bench.txt

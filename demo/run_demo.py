@@ -2,8 +2,10 @@
 
 Starts `python -m local.stack`, submits demo/corpus.jsonl as one job over HTTP, follows
 `GET /jobs/{id}` with a progress bar, prints a summary, checks what was stored, then embeds a few
-questions with `purpose: query` and prints their nearest neighbours among the stored vectors, and
-stops the stack. Exits non-zero when the job does not end `succeeded` or a check fails.
+questions with `purpose: query` and prints their nearest neighbours among the stored vectors.
+Part 2: the same texts as a file job (`POST /jobs`, the JSONL file PUT to its upload link), its
+output files listed (key, size) with the manifest's counts, and its vectors checked against the
+body job's. Stops the stack; exits non-zero when a job does not end `succeeded` or a check fails.
 
     DEMO_LIMIT=200 make demo     # only the first 200 texts (CI); default: the whole corpus
     DEMO_VERBOSE=1 make demo     # the stack's own log on the terminal
@@ -21,7 +23,17 @@ from pathlib import Path
 import httpx
 from tqdm import tqdm
 
-from local.job_client import JobDidNotEnd, cosine, items_done, read_vectors, wait_for_job
+from local.job_client import (
+    FileJobOutput,
+    JobDidNotEnd,
+    cosine,
+    items_done,
+    read_file_output,
+    read_vectors,
+    submit_file_job,
+    wait_for_file_job,
+    wait_for_job,
+)
 from local.launcher import started_stack
 from vectorizer.api.models import JobStatus, VectorItem
 
@@ -123,6 +135,49 @@ def show_neighbours(client: httpx.Client, items: Sequence[VectorItem], rows: lis
             print(f"    {similarity:.3f}  {item.id}: {texts[item.id][:90]}")
 
 
+def file_listing(output: FileJobOutput) -> list[str]:
+    """A file job's output as lines to print: each object's key and size, then the manifest's counts."""
+    width = max((len(key) for key in output.sizes), default=0)
+    listed = [f"  {key:<{width}}  {size:>10,} bytes" for key, size in output.sizes.items()]
+    counts = output.manifest.counts
+    summary = (f"manifest: {output.manifest.status}, total {counts.total}, succeeded {counts.succeeded}, "
+               f"failed {counts.failed}, {len(output.manifest.shards)} shard(s), "
+               f"{output.manifest.dimensions} dimensions")
+    return [*listed, summary]
+
+
+def file_job_problems(output: FileJobOutput, rows: Sequence[dict], items: Sequence[VectorItem]) -> list[str]:
+    """What is wrong with a file job of `rows` given the body job's stored vectors `items`; [] when nothing.
+
+    The manifest must say every row succeeded; the JSONL shards must hold one row per text, in
+    order, under its id, each the body job's vector for that text (cosine >= SAME_VECTOR).
+    """
+    counts = output.manifest.counts
+    if (output.manifest.status, counts.total, counts.succeeded, counts.failed) != (
+            "succeeded", len(rows), len(rows), 0):
+        return [f"the file job ended {output.manifest.status} with {counts.succeeded} of {len(rows)} lines "
+                f"vectorized and {counts.failed} failed (total {counts.total})"]
+    if [row.id for row in output.rows] != [row["id"] for row in rows]:
+        return [f"the file job's {len(output.rows)} output rows are not the texts' ids, in order"]
+    differ = [row.id for row, item in zip(output.rows, items, strict=False)
+              if cosine(row.vector, item.vector) < SAME_VECTOR]
+    return [f"{len(differ)} file job vectors differ from the body job's (first: {differ[0]})"] if differ else []
+
+
+def run_file_job(client: httpx.Client, rows: list[dict]) -> FileJobOutput:
+    """Submit `rows` as a JSONL file job by its upload link, wait for its end, print its output files
+    and counts; returns its output."""
+    started = time.monotonic()
+    data = "".join(json.dumps({"id": row["id"], "text": row["text"]}) + "\n" for row in rows).encode()
+    job_id = submit_file_job(client, {"config": {"model": MODEL}, "input": {"format": "jsonl"}}, data)
+    print(f"\nfile job {job_id}: {len(data):,} bytes of JSONL uploaded by its link")
+    job = wait_for_file_job(client, job_id, timeout=JOB_TIMEOUT)
+    output = read_file_output(client, job_id)
+    print(f"status {job.status} in {time.monotonic() - started:.1f} s; output files:")
+    print("\n".join(file_listing(output)))
+    return output
+
+
 def main() -> None:
     """Run the demo; raises SystemExit with the reasons when the job or a check fails."""
     limit = demo_limit(os.environ)
@@ -141,10 +196,15 @@ def main() -> None:
         if not problems:
             problems = inline_problems(client, rows, items)
             show_neighbours(client, items, rows)
+        if not problems:
+            try:
+                problems = file_job_problems(run_file_job(client, rows), rows, items)
+            except JobDidNotEnd as late:
+                raise SystemExit(f"demo failed: {late}") from None
     print("\nlocal stack stopped")
     if problems:
         raise SystemExit("demo failed:\n  " + "\n  ".join(problems))
-    print(f"demo passed: {len(rows)} texts vectorized and stored, each check held")
+    print(f"demo passed: {len(rows)} texts vectorized and stored, as a body job and as a file job, each check held")
 
 
 if __name__ == "__main__":
