@@ -126,7 +126,7 @@ def test_the_notifier_writes_the_manifest_and_failures_once_the_same_bytes_on_a_
         (0, 1, 1, 1), (1, 1, 3, 3)]
     assert manifest["failures"] == {"key": f"jobs/{job_id}/failed.jsonl", "count": 1}
     [failure] = [json.loads(line) for line in first[f"jobs/{job_id}/failed.jsonl"].splitlines()]
-    assert (failure["index"], failure["error"].startswith("line 2: ")) == (1, True)
+    assert (failure["index"], failure["line"], failure["error"].startswith("line 2: ")) == (1, 2, True)
 
     module.lambda_handler(event, LocalContext("NotifierFunction", 30))  # EventBridge's retry
     assert objects(harness, f"jobs/{job_id}/") == first

@@ -90,7 +90,9 @@ def item_errors(dynamodb_client: Any, table: str, job_id: str) -> Iterator[Faile
     while True:
         answer = dynamodb_client.query(**query)
         for item in answer.get("Items", []):
-            yield FailedItem(index=int(item["index"]["N"]), id=item.get("id", {}).get("S"), error=item["error"]["S"])
+            line = item.get("line", {}).get("N")
+            yield FailedItem(index=int(item["index"]["N"]), line=int(line) if line is not None else None,
+                             id=item.get("id", {}).get("S"), error=item["error"]["S"])
         if "LastEvaluatedKey" not in answer:
             return
         query["ExclusiveStartKey"] = answer["LastEvaluatedKey"]

@@ -102,6 +102,8 @@ class ItemError:
     index: int
     id: str | None
     error: str
+    # The item's line in its source file, for a file job (its failures file says where to look).
+    line: int | None = None
 
 
 @dataclass(frozen=True)
@@ -352,6 +354,7 @@ class JobStore:
                 "jobId": {"S": job_id}, "sk": {"S": error_sk(e.index)}, "index": {"N": str(e.index)},
                 "error": {"S": e.error[:1000]}, "ttl": {"N": str(expiry(self._ttl_days))},
                 **({"id": {"S": e.id}} if e.id is not None else {}),
+                **({"line": {"N": str(e.line)}} if e.line is not None else {}),
             }}}
             for e in errors
         ]
@@ -600,7 +603,7 @@ class JobStore:
         while len(errors) < limit:
             answer = self._db.query(**query, Limit=limit - len(errors))
             errors.extend(
-                ItemError(index=int(i["index"]["N"]), id=_s(i, "id"), error=i["error"]["S"])
+                ItemError(index=int(i["index"]["N"]), id=_s(i, "id"), error=i["error"]["S"], line=_n(i, "line"))
                 for i in answer.get("Items", [])
             )
             if "LastEvaluatedKey" not in answer:

@@ -429,7 +429,7 @@ def _process_chunk(
     token: str | None = None
     # Items a producer sent failed (a malformed line) keep exactly their own error, whatever else happens.
     progress = _Progress(item_errors={
-        item.index: ItemError(index=item.index, id=item.id, error=item.error)
+        item.index: ItemError(index=item.index, id=item.id, error=item.error, line=item.line)
         for item in message.items if item.error is not None
     })
     try:
@@ -494,7 +494,7 @@ def _settle(
     # with a vector is never recorded as failed.
     stored = written | (services.vectors.stored_indexes(job_id, unwritten) if unwritten else set())
     failures = [
-        progress.item_errors.get(item.index) or ItemError(index=item.index, id=item.id, error=reason)
+        progress.item_errors.get(item.index) or ItemError(index=item.index, id=item.id, error=reason, line=item.line)
         for item in message.items
         if item.index not in stored
     ]
@@ -628,7 +628,8 @@ class _Pipeline:
         self.errors.extend(error for _, error in sorted(outcome.errors.items()))
         for position, error in sorted(outcome.errors.items()):
             for item in holders[texts[position]]:
-                self._progress.item_errors[item.index] = ItemError(index=item.index, id=item.id, error=error.message)
+                self._progress.item_errors[item.index] = ItemError(
+                    index=item.index, id=item.id, error=error.message, line=item.line)
         stored = [
             StoredVector(index=item.index, id=item.id, vector=vector, line=item.line)
             for text, vector in zip(texts, outcome.vectors, strict=True)
