@@ -134,6 +134,25 @@ def check_async(answer: Any, stack: SamLocal) -> None:
     assert (job.status, job.succeeded, job.failed) == ("succeeded", 5, 0), job
 
 
+FILE_LINES = ['{"id": "f-1", "text": "A lighthouse keeper watched the storm."}', '"Fresh bread on the sill."',
+              '{"id": "f-3", "text": "Tides follow the moon."}']
+
+
+def check_file_job_upload(answer: Any, stack: SamLocal) -> None:
+    _, body = ok_body(answer, 202)
+    job_id = body.get("jobId")
+    assert isinstance(job_id, str) and body.get("status") == "awaiting_upload", f"{body!r:.300}"
+    upload = body.get("upload") or {}
+    key = f"uploads/{job_id}/input.jsonl"
+    assert upload.get("method") == "PUT" and key in upload.get("url", ""), f"{upload!r:.300}"
+    # The file goes in as the caller's PUT would put it (the link names the container's view of
+    # moto): its S3 notification reaches the local stack's splitter, then its worker.
+    stack.aws("s3").put_object(Bucket=stack.env["ApiFunction"]["FILES_BUCKET"], Key=key,
+                               Body="".join(line + "\n" for line in FILE_LINES).encode())
+    job = ended_job(stack, job_id)
+    assert (job.status, job.total, job.succeeded, job.failed) == ("succeeded", 3, 3, 0), job
+
+
 def check_hf_feature_extraction(answer: Any, stack: SamLocal) -> None:
     # Hugging Face's own answer: a bare 2-D array, one vector per input, in input order.
     assert_vectors(ok_body(answer)[1], 2)
@@ -306,6 +325,7 @@ EXPECTATIONS: dict[str, Expectation] = {
     "api-hf-feature-extraction-bearer-key.json": Expectation("ApiFunction", check_hf_with_bearer_key),
     "authorizer-request.json": Expectation("AuthorizerFunction", check_authorizer),
     "api-vectorize-async.json": Expectation("ApiFunction", check_async),
+    "api-post-jobs-upload.json": Expectation("ApiFunction", check_file_job_upload),
     "worker-chunk.json": Expectation("WorkerFunction", check_worker_chunk),
     "api-get-job.json": Expectation("ApiFunction", check_get_job, needs_job=True),
     "api-get-job-vectors.json": Expectation("ApiFunction", check_get_job_vectors, needs_job=True),

@@ -39,7 +39,8 @@ def collected(expression: str, *paths: str) -> set[str]:
 FOLDERS = ("tests/e2e", "tests/sam_local")
 EVERY_FILE = {path.relative_to(ROOT).as_posix() for folder in FOLDERS for path in (ROOT / folder).glob("test_*.py")}
 E2E = {"tests/e2e/test_local_stack.py", "tests/e2e/test_clients.py", "tests/e2e/test_swagger_ui.py",
-       "tests/e2e/test_openapi_fuzz.py", "tests/e2e/test_weaviate_with_auth.py"}
+       "tests/e2e/test_openapi_fuzz.py", "tests/e2e/test_weaviate_with_auth.py",
+       "tests/e2e/test_file_jobs_real_model.py", "tests/e2e/test_file_jobs_scale.py"}
 
 
 def test_make_test_runs_every_test_but_the_sam_local_ones() -> None:
