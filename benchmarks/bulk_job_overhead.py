@@ -35,6 +35,7 @@ from huggingface_hub import InferenceClient
 
 from local.job_client import read_vectors, wait_for_job
 from local.launcher import ROOT, free_port, stack_ports, started_stack
+from local.processes import stop
 
 MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 CORPUS = Path(__file__).resolve().parent.parent / "demo" / "corpus.jsonl"
@@ -120,12 +121,7 @@ def started_model_server() -> Iterator[str]:
             time.sleep(0.5)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 def measure(texts: list[str], *, with_peer: bool = True, stack_nice: int = STACK_NICE) -> dict[str, float]:

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from local.processes import stop
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -139,12 +141,7 @@ def started_stack(
     try:
         yield output.ready(ready_timeout, log_path)
     finally:
-        process.terminate()
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process, grace_seconds=30)
         output.join(5)  # the child is gone: its stdout ends, and the log may be closed
         if log is not None:
             log.close()

@@ -68,6 +68,7 @@ from local.api_gateway import (
     proxy_event,
 )
 from local.functions_pool import FunctionError, FunctionPool
+from local.processes import stop
 from local.sqs_event_source import SqsEventSource
 from local.template_stack import (
     DeployedStack,
@@ -428,12 +429,7 @@ def _model_endpoint(settings: StackSettings) -> Iterator[None]:
                     lambda: httpx.get(f"{settings.model_url}/health", timeout=2).status_code == 200, timeout=300)
         yield
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 def scheduled_event(rule: str) -> dict[str, Any]:

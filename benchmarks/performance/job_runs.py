@@ -53,8 +53,9 @@ def texts_for(label: str, count: int, distinct: int | None = None) -> list[str]:
 
 
 @dataclass(frozen=True)
-class ChunkRun:
-    """One chunk of `texts` through `process_chunk`: the seconds of each run and the ideal."""
+class TimedRuns:
+    """The same piece of work run several times (one chunk through `process_chunk`, or one
+    `POST /vectorize` in sync mode) for `texts` texts: the seconds of each run and the ideal."""
 
     texts: int
     seconds: tuple[float, ...]
@@ -66,18 +67,8 @@ class ChunkRun:
         return statistics.median(self.seconds)
 
 
-@dataclass(frozen=True)
-class InlineRun:
-    """`POST /vectorize` in sync mode for `texts` texts: seconds of each request and the ideal."""
-
-    texts: int
-    seconds: tuple[float, ...]
-    ideal: float
-
-    @property
-    def median(self) -> float:
-        """The median of the requests' seconds."""
-        return statistics.median(self.seconds)
+ChunkRun = TimedRuns
+InlineRun = TimedRuns
 
 
 @dataclass(frozen=True)

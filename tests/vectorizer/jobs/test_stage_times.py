@@ -225,12 +225,11 @@ def test_stage_times_do_not_make_two_reports_of_the_same_work_differ() -> None:
 # ------------------------------------------------------------------ the worker's log line and metrics
 
 
-def test_the_chunk_done_line_and_the_metrics_carry_the_stage_times(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
+def worker_reports(
+    report: ChunkReport, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> tuple[dict, list[tuple[str, str, float]]]:
+    """The worker's `chunk done` log record and its metrics for one record whose chunk reports `report`."""
     worker = load_function("worker")
-    times = StageTimes(hf_seconds=2.5, dynamo_seconds=0.75, cpu_seconds=0.125, total_seconds=3.5)
-    report = ChunkReport("ext-1", 0, 3, 0, duplicate=False, job_status="running", times=times)
     monkeypatch.setattr(worker, "services", lambda: SimpleNamespace(settings=Settings()))
     monkeypatch.setattr(worker, "process_chunk", lambda *args, **kwargs: report)
     metrics: list[tuple[str, str, float]] = []
@@ -241,8 +240,17 @@ def test_the_chunk_done_line_and_the_metrics_carry_the_stage_times(
                         "attributes": {"ApproximateReceiveCount": "1"}})
     caplog.set_level("INFO")
     worker._handle(record, time.monotonic() + 30)
-
     [done] = [vars(r) for r in caplog.records if r.getMessage() == "chunk done"]
+    return done, metrics
+
+
+def test_the_chunk_done_line_and_the_metrics_carry_the_stage_times(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    times = StageTimes(hf_seconds=2.5, dynamo_seconds=0.75, cpu_seconds=0.125, total_seconds=3.5)
+    report = ChunkReport("ext-1", 0, 3, 0, duplicate=False, job_status="running", times=times)
+
+    done, metrics = worker_reports(report, monkeypatch, caplog)
     assert {key: done[key] for key in ("hf_seconds", "dynamo_seconds", "cpu_seconds", "total_seconds")} == {
         "hf_seconds": 2.5, "dynamo_seconds": 0.75, "cpu_seconds": 0.125, "total_seconds": 3.5}
     assert [m for m in metrics if m[0].startswith("Chunk")] == [
@@ -256,21 +264,10 @@ def test_the_chunk_done_line_and_the_metrics_carry_the_stage_times(
 def test_the_chunk_done_line_and_the_metrics_carry_what_hf_was_asked_and_what_was_spared(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    worker = load_function("worker")
     usage = HfUsage(texts=10, cache_hits=4, sent=3, requests=2, requests_saved=3)
     report = ChunkReport("ext-1", 0, 10, 0, duplicate=False, job_status="running", usage=usage)
-    monkeypatch.setattr(worker, "services", lambda: SimpleNamespace(settings=Settings()))
-    monkeypatch.setattr(worker, "process_chunk", lambda *args, **kwargs: report)
-    metrics: list[tuple[str, str, float]] = []
-    monkeypatch.setattr(
-        worker.metrics, "add_metric", lambda name, unit, value: metrics.append((name, unit, value))
-    )
-    record = SQSRecord({"messageId": "m-1", "body": message().to_json(),
-                        "attributes": {"ApproximateReceiveCount": "1"}})
-    caplog.set_level("INFO")
-    worker._handle(record, time.monotonic() + 30)
 
-    [done] = [vars(r) for r in caplog.records if r.getMessage() == "chunk done"]
+    done, metrics = worker_reports(report, monkeypatch, caplog)
     assert {key: done[key] for key in ("texts", "cache_hits", "hf_texts_sent", "hf_requests", "hf_requests_saved")} == {
         "texts": 10, "cache_hits": 4, "hf_texts_sent": 3, "hf_requests": 2, "hf_requests_saved": 3}
     assert [m for m in metrics if m[0] in ("CacheHits", "HfRequests", "HfRequestsSaved")] == [
