@@ -34,7 +34,7 @@ import boto3
 import httpx
 
 from benchmarks.file_jobs.cost import FileJobCounts, FunctionUse, cost_of_million_lines, sqs_units
-from benchmarks.file_jobs.splitter_memory import CountingQueue, LastCursor, measure, to_markdown
+from benchmarks.file_jobs.splitter_memory import CountingQueue, LastCursor, SplitterMemory, measure, to_markdown
 from benchmarks.performance.fake_endpoint import EndpointParams, started_endpoint
 from benchmarks.performance.job_runs import invocations, read_log
 from local.job_client import FileJobOutput, ShardRow, read_file_output, submit_file_job, wait_for_file_job
@@ -258,7 +258,32 @@ def run_summary(run: FileRun) -> str:
             f"{len(run.output.manifest.shards)} shards, {sum(run.output.sizes.values()) / 1e6:.1f} MB of output")
 
 
-def render(big: FileRun, broken: FileRun, memory: str, cost: str, when: str) -> str:
+MILLION = 1_000_000
+SPLITTER_TIMEOUT_SECONDS = 900  # the template's SplitterFunction Timeout
+
+
+def projection(big: FileRun, splitter: SplitterMemory) -> str:
+    """Takes the measured scale run and the splitter's largest measured split; returns, as
+    Markdown, a 1,000,000-line job's figures projected linearly from those rates."""
+    factor = MILLION / big.lines
+    worker = next((use for use in big.counts.functions if use.name == "worker"), None)
+    worker_seconds = worker.billed_ms / 1000 * factor if worker else 0.0
+    split_seconds = MILLION / splitter.lines_per_second
+    output_gb = sum(big.output.sizes.values()) * factor / 1e9
+    invocations = ("one invocation" if split_seconds < SPLITTER_TIMEOUT_SECONDS
+                   else "several invocations, each continuing from its cursor")
+    return f"""Projected linearly from the {big.lines:,}-line run and the {splitter.lines:,}-line split above
+(x {factor:g}): the splitter streams at {splitter.lines_per_second:,.0f} lines/s with a flat peak, so a
+1,000,000-line file splits in about {split_seconds:,.0f} s, {invocations} of the splitter's
+{SPLITTER_TIMEOUT_SECONDS} s, at about
+{splitter.peak_bytes / 1e6:.1f} MB of peak memory; {math.ceil(MILLION / FILE_CHUNK_SIZE):,} chunk messages and
+{math.ceil(MILLION / FILE_CHUNK_SIZE):,} shards (3 objects each), {output_gb:.1f} GB of output (JSONL, .npy
+and ids); {worker_seconds:,.0f} worker-seconds, so about {worker_seconds / 20 / 60:,.1f} minutes with 20
+workers at once if HF keeps up, and {MILLION / big.lines_per_second / 60:,.0f} minutes at this machine's
+measured {big.lines_per_second:,.0f} lines/s (two local workers sharing two cores with moto and the fake)."""
+
+
+def render(big: FileRun, broken: FileRun, memory: str, cost: str, when: str, projected: str = "") -> str:
     """The "File jobs" section of the performance report, as Markdown."""
     uses = "\n".join(f"| {use.name} | {use.invocations:,} | {use.billed_ms / 1000:,.1f} | {use.memory_mb} |"
                      for use in big.counts.functions)
@@ -294,6 +319,10 @@ counts; tracemalloc's peak over the split, speed from a second, untraced split.
 
 {memory}
 
+### A 1,000,000-line file job
+
+{projected}
+
 ### Cost of a 1,000,000-line file job
 
 `benchmarks/file_jobs/cost.py`, from the {big.lines:,}-line run's counts (method in its docstring:
@@ -320,12 +349,15 @@ def main(argv: list[str] | None = None) -> int:
         malformed = [line for line in MALFORMED if line <= args.malformed_lines]
         broken = run_file(client, log_path, args.malformed_lines, malformed)
         print(run_summary(broken), flush=True)
-    memory = to_markdown([measure(count) for count in (50_000, 200_000)])
+    splits = [measure(count) for count in (50_000, 200_000)]
+    memory = to_markdown(splits)
     print(memory)
+    projected = projection(big, splits[-1])
+    print(projected)
     bill = cost_of_million_lines(big.counts, _ttl_days())
     print(bill.to_markdown())
     (LOG_DIR / "counts.json").write_text(big.counts.model_dump_json(indent=2))
-    args.out.write_text(render(big, broken, memory, bill.to_markdown(), when))
+    args.out.write_text(render(big, broken, memory, bill.to_markdown(), when, projected))
     problems = big.problems + broken.problems
     for problem in problems:
         print("PROBLEM:", problem)
