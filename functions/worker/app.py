@@ -68,7 +68,11 @@ _metrics_lock = threading.Lock()
 
 @cache
 def services() -> Services:
-    return build_services()
+    built = build_services()
+    if hasattr(built.hf, "hold_writes"):
+        # Cache writes wait for the end of the invocation: a chunk's own writes go first.
+        built.hf.hold_writes = True
+    return built
 
 
 def record_seconds(remaining_seconds: float, reserve_seconds: float = WRITE_RESERVE_SECONDS) -> float:
@@ -150,8 +154,9 @@ def work_records(records: list[dict[str, Any]], deadline: float) -> dict[str, Ba
 
 
 def _drain_cache_writes() -> None:
-    """Let the content cache's writes end before the invocation does (a frozen container would
-    hold them). They run off each chunk's path: a chunk is counted without waiting for them."""
+    """Fill the content cache with what the invocation's chunks learnt, and let the writes end
+    before the invocation does (a frozen container would hold them): a chunk is counted without
+    waiting for them, and its own vector writes never queue behind them."""
     drain = getattr(services().hf, "drain", None)
     if drain is not None:
         aio.run(drain())

@@ -69,14 +69,18 @@ def test_the_cache_table_holds_no_token_and_no_text(harness: Harness, fake_hf) -
         assert not any(text in repr(item) for text in items)
 
 
-def test_a_job_pays_hf_for_its_distinct_texts_only_even_without_the_cache(harness: Harness, fake_hf) -> None:
-    # 600 items holding 60 distinct texts over three chunks of 256: were copies of a text spread
-    # over chunks, each chunk would send it (180 texts); kept together, each goes once.
+def test_a_job_pays_hf_for_its_distinct_texts_only_even_without_the_cache(
+    harness: Harness, fake_hf, monkeypatch
+) -> None:
+    # 600 items holding 60 distinct texts, 32 distinct a chunk: were copies of a text spread over
+    # chunks, each chunk would send it; kept together, each goes once, in the requests 60 texts
+    # alone would take (2 of 32).
+    harness.reconfigure(monkeypatch, CHUNK_SIZE="32")
     items = [f"Sentence {i % 60} about repeated texts." for i in range(600)]
     accepted = submit(harness, items, mode="async", config={"model": MODEL, "options": {"useCache": False}})
     harness.run_worker_until_idle()
 
     job = harness.api("GET", f"/jobs/{accepted['jobId']}").body
-    assert (job["status"], accepted["chunks"]) == ("succeeded", 3)
-    assert fake_hf.observed.texts == 60
+    assert (job["status"], accepted["chunks"]) == ("succeeded", 2)
+    assert (fake_hf.observed.texts, fake_hf.observed.requests) == (60, 2)
     assert [item["vector"] for item in all_vectors(harness, accepted["jobId"])] == [expected_vector(t) for t in items]

@@ -30,3 +30,10 @@ def test_pack_runs_cuts_a_run_too_large_for_any_group_as_pack_would() -> None:
 
     assert pack_runs(sizes, runs, max_count=3, max_bytes=100) == [[0, 1, 2], [3, 4, 5]]
     assert pack_runs([5, 5, 5], ["x", "x", "y"], max_count=10, max_bytes=10) == [[0, 1], [2]]
+
+
+def test_pack_runs_with_max_runs_bounds_the_distinct_runs_of_a_group_not_its_positions() -> None:
+    runs = ["a", "a", "a", "b", "b", "c", "d", "d"]
+
+    assert pack_runs([1] * 8, runs, max_count=100, max_bytes=100, max_runs=2) == [[0, 1, 2, 3, 4], [5, 6, 7]]
+    assert pack_runs([1] * 8, runs, max_count=4, max_bytes=100, max_runs=2) == [[0, 1, 2], [3, 4, 5], [6, 7]]

@@ -30,16 +30,19 @@ def pack(sizes: Sequence[int], *, max_count: int, max_bytes: int) -> list[list[i
     return groups
 
 
-def pack_runs(sizes: Sequence[int], runs: Sequence[object], *, max_count: int, max_bytes: int) -> list[list[int]]:
+def pack_runs(
+    sizes: Sequence[int], runs: Sequence[object], *, max_count: int, max_bytes: int, max_runs: int | None = None,
+) -> list[list[int]]:
     """`pack`, but a run of consecutive positions with equal `runs` keys starts a new group rather
-    than straddle two, when it fits in one.
+    than straddle two, when it fits in one; with `max_runs`, a group also holds at most that many runs.
 
-    Takes each thing's size and its run key; returns the groups as lists of positions, in order.
-    A run too large for any group is cut where `pack` would cut it.
+    Takes each thing's size, its run key and the bounds; returns the groups as lists of positions,
+    in order. A run too large for any group is cut where `pack` would cut it.
     """
     groups: list[list[int]] = []
     current: list[int] = []
     used = 0
+    held_runs = 0
     start = 0
     while start < len(sizes):
         end = start
@@ -47,13 +50,16 @@ def pack_runs(sizes: Sequence[int], runs: Sequence[object], *, max_count: int, m
             end += 1
         run_bytes = sum(sizes[start:end])
         fits_alone = end - start <= max_count and run_bytes <= max_bytes
-        if current and fits_alone and (len(current) + end - start > max_count or used + run_bytes > max_bytes):
+        full_of_runs = max_runs is not None and held_runs >= max_runs
+        too_big = len(current) + end - start > max_count or used + run_bytes > max_bytes
+        if current and (full_of_runs or (fits_alone and too_big)):
             groups.append(current)
-            current, used = [], 0
+            current, used, held_runs = [], 0, 0
+        held_runs += 1
         for position in range(start, end):
             if current and (len(current) >= max_count or used + sizes[position] > max_bytes):
                 groups.append(current)
-                current, used = [], 0
+                current, used, held_runs = [], 0, 1
             current.append(position)
             used += sizes[position]
         start = end

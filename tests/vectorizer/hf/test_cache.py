@@ -282,3 +282,18 @@ def test_embed_answers_before_its_cache_write_ends_and_drain_waits_for_it() -> N
     assert vectors == [fake_vector("a"), fake_vector("b")]
     assert (before, len(after)) == ({}, 2)
     assert embed(embedder, ["a", "b"]).usage.cache_hits == 2
+
+
+def test_held_writes_wait_for_drain_and_then_fill_the_cache() -> None:
+    store = InMemoryCacheStore()
+    embedder = CachedEmbedder(FakeEmbedder(), store)
+    embedder.hold_writes = True
+
+    async def scenario() -> tuple[int, int]:
+        await embedder.embed(target(), ["a", "b"], None, time.monotonic() + 30)
+        await asyncio.sleep(0.05)  # a write started at once would have landed by now
+        before = len(store.vectors)
+        await embedder.drain()
+        return before, len(store.vectors)
+
+    assert asyncio.run(scenario()) == (0, 2)

@@ -265,4 +265,6 @@ def test_a_job_of_repeated_texts_plans_each_distinct_text_into_one_chunk_only() 
             chunks_of_text.setdefault(item.text, set()).add(number)
     assert len(chunks_of_text) == 1000
     assert all(len(numbers) == 1 for numbers in chunks_of_text.values())
+    # 256 distinct texts a chunk, as without repeats: HF gets full batches (8 of 32 a chunk).
+    assert [len({item.text for item in chunk}) for chunk in chunks] == [256, 256, 256, 232]
     assert sorted(item.index for chunk in chunks for item in chunk) == list(range(10_000))

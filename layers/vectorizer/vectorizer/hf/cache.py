@@ -141,17 +141,30 @@ class CachedEmbedder:
         self.sent = 0
         # Cache writes still in flight: a caller has its vectors without waiting for them.
         self._writes: set[asyncio.Future[None]] = set()
+        # With `hold_writes`, writes wait for `drain` instead: the worker sets it, so that a chunk's
+        # own vector writes never queue behind cache writes, and fills the cache once its records end.
+        self.hold_writes = False
+        self._held: list[dict[str, list[float]]] = []
 
     async def drain(self) -> None:
         """Waits until every cache write started so far has ended (a failed one is logged, never raised).
 
         A write is best-effort and off the caller's path: `embed` returns as soon as the vectors
-        are known. Whoever must not leave writes behind (the worker, before it counts a chunk)
-        drains; the API does not, and a write still running when its Lambda freezes finishes, or
-        fails and is logged, when it thaws.
+        are known; writes held (`hold_writes`) start here. Whoever must not leave writes behind
+        (the worker, once per invocation) drains; the API does not, and a write still running when
+        its Lambda freezes finishes, or fails and is logged, when it thaws.
         """
+        loop = asyncio.get_running_loop()
+        held, self._held = self._held, []
+        for vectors in held:
+            self._start_write(loop, vectors)
         while self._writes:
             await asyncio.gather(*list(self._writes), return_exceptions=True)
+
+    def _start_write(self, loop: asyncio.AbstractEventLoop, vectors: dict[str, list[float]]) -> None:
+        write = loop.run_in_executor(None, self._write, vectors)
+        self._writes.add(write)
+        write.add_done_callback(self._writes.discard)
 
     async def aclose(self) -> None:
         """Closes the wrapped client's pooled HTTP client, when it has one."""
@@ -206,9 +219,10 @@ class CachedEmbedder:
             outcome.keep_width(width, "this request's other vectors")
         if use_store and new:
             kept = {keys[text]: vector for text, vector in new.items() if len(vector) == width}
-            write = asyncio.get_running_loop().run_in_executor(None, self._write, kept)
-            self._writes.add(write)
-            write.add_done_callback(self._writes.discard)
+            if self.hold_writes:
+                self._held.append(kept)
+            else:
+                self._start_write(asyncio.get_running_loop(), kept)
         return outcome
 
     def _read(self, keys: list[str]) -> dict[str, list[float]]:

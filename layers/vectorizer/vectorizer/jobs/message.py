@@ -135,6 +135,10 @@ def _item_bytes(item: ChunkItem) -> int:
     return len(item.model_dump_json(exclude_none=True).encode("utf-8")) + 1
 
 
+# With repeats kept together, a chunk holds at most this many times `chunk_size` items.
+REPEATS_PER_CHUNK = 10
+
+
 def plan_chunks(
     items: list[ChunkItem], *, chunk_size: int, max_message_bytes: int, envelope_bytes: int,
     keep_repeats_together: bool = False,
@@ -143,8 +147,11 @@ def plan_chunks(
 
     `envelope_bytes` is the size of the message around its items (config, ids, sealed token).
     With `keep_repeats_together`, consecutive items of one text start a new chunk rather than
-    straddle two (see `repeats_together`). Returns the chunks in item order. A single item too
-    large for any message is a caller error checked before this point; here it raises ValueError.
+    straddle two (see `repeats_together`), and `chunk_size` bounds a chunk's distinct texts: a
+    job's copies of a text ride along with it, up to `REPEATS_PER_CHUNK` times `chunk_size`
+    items, so that a chunk sends HF as many texts as it would without repeats. Returns the
+    chunks in item order. A single item too large for any message is a caller error checked
+    before this point; here it raises ValueError.
     """
     budget = max_message_bytes - envelope_bytes
     sizes = [_item_bytes(item) for item in items]
@@ -152,7 +159,10 @@ def plan_chunks(
         if size > budget:
             raise ValueError(f"item {item.index} needs {size} bytes, over the {budget}-byte budget")
     if keep_repeats_together:
-        groups = pack_runs(sizes, [item.text for item in items], max_count=chunk_size, max_bytes=budget)
+        # `chunk_size` distinct texts a chunk (what HF is sent), with their copies, up to
+        # REPEATS_PER_CHUNK times as many items (what DynamoDB is written).
+        groups = pack_runs(sizes, [item.text for item in items], max_count=chunk_size * REPEATS_PER_CHUNK,
+                           max_bytes=budget, max_runs=chunk_size)
     else:
         groups = pack(sizes, max_count=chunk_size, max_bytes=budget)
     return [[items[i] for i in group] for group in groups]
