@@ -258,3 +258,15 @@ def test_a_jobs_status_shows_what_it_asked_of_hf() -> None:
         "texts": 6, "cacheHits": 0, "hitRatio": 0.0, "sent": 3, "requests": 2, "requestsSaved": 1,
     }
     assert (status.status, status.succeeded) == ("succeeded", 6)
+
+
+def test_vectors_go_to_the_store_in_full_pages_of_25_whichever_batch_filled_them() -> None:
+    deps = deps_with(HF_BATCH_SIZE=32)
+    deps.vectors = RecordingVectors()
+    texts = [f"t{i}" for i in range(64)]
+
+    report = run(deps, chunk(texts, total=64, chunks=1))
+
+    # Two HF batches of 32: three puts (25, 25, 14), not four (25 + 7, twice).
+    assert sorted(len(put) for put in deps.vectors.puts) == [14, 25, 25]
+    assert (report.succeeded, deps.vectors.stored("ext-1")) == (64, {i: fake_vector(t) for i, t in enumerate(texts)})

@@ -45,7 +45,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from vectorizer import aio
-from vectorizer.batch_write import UnprocessedItemsError
+from vectorizer.batch_write import MAX_BATCH_ITEMS, UnprocessedItemsError
 from vectorizer.config import ModuleConfig, Purpose, Target, check_callback_allowed, resolve_target
 from vectorizer.credentials import NO_DEFAULT_TOKEN
 from vectorizer.errors import HuggingFaceError, MissingTokenError, VectorizerError
@@ -591,6 +591,7 @@ class _Pipeline:
         self._width = job_dimensions or None
         self._width_from = "this job's other vectors"
         self.errors: list[HuggingFaceError] = []
+        self._unstored: list[StoredVector] = []  # vectors HF answered, not yet in a page sent to the store
 
     async def run(self, items: list[ChunkItem]) -> None:
         """Takes the items to embed; embeds and stores them batch by batch, then flushes the chunk's
@@ -608,6 +609,9 @@ class _Pipeline:
         results = await asyncio.gather(
             *(self._batch([distinct[i] for i in batch], holders) for batch in batches), return_exceptions=True
         )
+        if self._unstored:
+            rest, self._unstored = self._unstored, []
+            results.append(*await asyncio.gather(self._store(rest), return_exceptions=True))
         # After every put of the chunk, and before it is counted (or failed): what was stored stays.
         # The content cache's writes run on past it: the worker waits for them once per invocation.
         await self._in_pool(self._services.vectors.flush, self._message.job_id, self._message.chunk)
@@ -636,13 +640,21 @@ class _Pipeline:
             if vector is not None
             for item in holders[text]
         ]
-        if not stored:
-            return
-        # The pool's size bounds the puts in flight across the container; a batch waits its turn.
+        # Full pages go out as soon as they fill, whichever batch filled them: a BatchWriteItem
+        # call takes 25 items, and a batch of 32 alone would need a second call for its last 7.
+        self._unstored.extend(stored)
+        page = min(MAX_BATCH_ITEMS, self._services.settings.hf_batch_size)
+        while len(self._unstored) >= page:
+            full, self._unstored = self._unstored[:page], self._unstored[page:]
+            await self._store(full)
+
+    async def _store(self, vectors: list[StoredVector]) -> None:
+        """Write `vectors` on the write pool (its size bounds the puts in flight across the
+        container: a page waits its turn), then note them as stored."""
         await self._in_pool(
-            functools.partial(self._services.vectors.put, self._message.job_id, stored, model=self._target.model)
+            functools.partial(self._services.vectors.put, self._message.job_id, vectors, model=self._target.model)
         )
-        self._progress.written.extend(stored)
+        self._progress.written.extend(vectors)
 
     async def _in_pool(self, call: Callable[..., None], *args: Any) -> None:
         """Run a sync store call on the container's write pool, awaiting its end."""
