@@ -42,12 +42,12 @@ lint: $(STAMP) $(CHECKOV_STAMP)
 
 ## The whole suite: lint, unit, integration on moto, end-to-end on the local stack with the real model.
 ## The sam_local tests need Docker and `sam build`: deselected here (reported as deselected), run by `make sam-local`.
-test: lint validate
+test: lint validate $(BENCH_STAMP)
 	scripts/install-chromium.sh
 	$(PY) -m pytest -m "not sam_local"
 
 ## The fast tests only: everything but the local stack's end-to-end tests and the sam_local ones.
-unit: $(STAMP)
+unit: $(STAMP) $(BENCH_STAMP)
 	$(PY) -m pytest -m "not e2e and not sam_local"
 
 validate: $(SAM_STAMP)

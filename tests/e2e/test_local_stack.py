@@ -119,9 +119,9 @@ def test_killing_the_stack_leaves_no_process_behind() -> None:
         StackOutput(stack).ready(timeout=READY_TIMEOUT)
         children = descendants(stack.pid)
         # the model endpoint, and one process per function slot: 2 each for the API and the worker,
-        # 1 each for the dead-letter consumer, the notifier and the sweeper
+        # 1 each for the dead-letter consumer, the notifier, the sweeper and the file splitter
         kinds = sorted(command_line(pid).split(" -m ")[-1].split(" ")[0] for pid in children)
-        assert kinds == ["local.model_server"] + ["local.runtime"] * 7
+        assert kinds == ["local.model_server"] + ["local.runtime"] * 8
         stack.send_signal(signal.SIGKILL)  # no chance to clean up: the children must notice alone
         stack.wait()
         deadline = time.monotonic() + 30

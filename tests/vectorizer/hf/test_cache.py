@@ -222,6 +222,7 @@ def test_usage_says_what_the_dedupe_then_the_warm_cache_saved_in_exact_requests(
         embedder = CachedEmbedder(client, store, s)
         try:
             cold = await embedder.embed(target(), texts, TOKEN, time.monotonic() + 30)
+            await embedder.drain()  # the cache writes run off the call's path
             warm = await embedder.embed(target(), texts, TOKEN, time.monotonic() + 30)
             return cold, warm
         finally:
