@@ -37,7 +37,8 @@ STACK_NAME = "vectorizer-local"  # the name local.stack deploys the template's r
 CONTAINER_HOST = "host.docker.internal"
 DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
                      "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1"}
-FUNCTIONS = ("ApiFunction", "WorkerFunction", "DeadLetterFunction", "NotifierFunction", "SweeperFunction")
+FUNCTIONS = ("ApiFunction", "WorkerFunction", "DeadLetterFunction", "NotifierFunction", "SweeperFunction",
+             "SplitterFunction")
 # Variables the containers must get. SAM's --env-vars only overrides variables the template
 # declares: one it does not declare is dropped without a word, hence `plan_template`.
 REQUIRED_OVERRIDES = ("AWS_ENDPOINT_URL", "HF_API_BASE_URL")
