@@ -24,9 +24,8 @@ from typing import Any, Protocol
 from vectorizer.batch_write import batch_write
 from vectorizer.codec import decode_vector, encode_vector
 from vectorizer.config import Target
-from vectorizer.hf.client import EmbedOutcome
+from vectorizer.hf.client import EmbedOutcome, hf_batches
 from vectorizer.hf.usage import HfUsage
-from vectorizer.packing import pack
 from vectorizer.settings import Settings, settings_from
 
 logger = logging.getLogger(__name__)
@@ -179,8 +178,7 @@ class CachedEmbedder:
 
     def requests_without_savings(self, texts: list[str]) -> int:
         """Takes every input of a call; returns the HF requests they would need, sent as they are."""
-        sizes = [len(text) for text in texts]
-        return len(pack(sizes, max_count=self.settings.hf_batch_size, max_bytes=self.settings.hf_batch_chars))
+        return len(hf_batches(texts, self.settings))
 
     async def embed(self, target: Target, texts: list[str], token: str | None, deadline: float) -> EmbedOutcome:
         """Vectorize `texts` before `deadline` (a `time.monotonic()` value), as `HuggingFaceClient.embed` does.

@@ -78,6 +78,16 @@ class EmbedOutcome:
                 )
 
 
+def hf_batches(texts: list[str], settings: Settings) -> list[list[int]]:
+    """Takes texts and the settings; returns the positions of each HF request they go out in:
+    contiguous runs of at most `hf_batch_size` texts and `hf_batch_chars` characters.
+
+    Characters stand in for tokens: a request of long texts takes longer, and all of it times out
+    at once, so long texts travel in smaller requests.
+    """
+    return pack([len(text) for text in texts], max_count=settings.hf_batch_size, max_bytes=settings.hf_batch_chars)
+
+
 def request_headers(token: str | None, target: Target) -> dict[str, str]:
     """Takes the token (or None) and the target; returns the HTTP headers of an HF request (bearer token, wait-for-
     model and use-cache switches).
@@ -185,14 +195,7 @@ class HuggingFaceClient:
         included, retries of one request not).
         """
         call = _Call(target, texts, token, deadline, EmbedOutcome(vectors=[None] * len(texts)))
-        # Characters stand in for tokens: a request of long texts takes longer, and all of it
-        # times out at once, so long texts travel in smaller requests.
-        batches = pack(
-            [len(text) for text in texts],
-            max_count=self._settings.hf_batch_size,
-            max_bytes=self._settings.hf_batch_chars,
-        )
-        await asyncio.gather(*(self._embed_batch(call, batch) for batch in batches))
+        await asyncio.gather(*(self._embed_batch(call, batch) for batch in hf_batches(texts, self._settings)))
         outcome = call.outcome
         outcome.usage = HfUsage(texts=len(texts), sent=len(texts), requests=call.requests)
         width = outcome.common_width()

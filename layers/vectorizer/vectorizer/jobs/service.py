@@ -49,7 +49,7 @@ from vectorizer.batch_write import MAX_BATCH_ITEMS, UnprocessedItemsError
 from vectorizer.config import ModuleConfig, Purpose, Target, check_callback_allowed, resolve_target
 from vectorizer.credentials import NO_DEFAULT_TOKEN
 from vectorizer.errors import HuggingFaceError, MissingTokenError, VectorizerError
-from vectorizer.hf.client import redact
+from vectorizer.hf.client import hf_batches, redact
 from vectorizer.hf.usage import HfUsage
 from vectorizer.jobs.job_store import (
     CLOSED_BY_DEAD_LETTER,
@@ -72,7 +72,6 @@ from vectorizer.jobs.notifications import notify_if_ended
 from vectorizer.jobs.ports import JobDependencies, VectorStorePort
 from vectorizer.jobs.stage_clock import DYNAMO, HF, StageClock, StageTimes, timed
 from vectorizer.jobs.vector_store import StoredVector
-from vectorizer.packing import pack
 from vectorizer.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -367,6 +366,14 @@ class _TimedDependencies:
         return getattr(self._services, name)
 
 
+def _storing_for(services: JobDependencies, job: JobRecord, chunk: int) -> JobDependencies:
+    """The dependencies a chunk of `job` stores through: a file job's chunk is one shard in S3
+    (every put, flush and lookup goes to it); any other keeps the (timed) vectors table."""
+    if not job.writes_files:
+        return services
+    return _WithVectors(services, services.vector_store_for(job, chunk))
+
+
 class _WithVectors:
     """The job service's dependencies with `vectors` replaced (a file job's chunk: its shard)."""
 
@@ -413,9 +420,7 @@ def _process_chunk(
     check_chunk_of_job(job, message)
     if job.aborted:
         return ChunkReport(job_id, message.chunk, 0, 0, duplicate=False, job_status=job.status, skipped=True)
-    if job.writes_files:
-        # A file job's chunk is one shard in S3: every put, flush and lookup below goes to it.
-        services = _WithVectors(services, services.vector_store_for(job, message.chunk))
+    services = _storing_for(services, job, message.chunk)
     fingerprint = items_fingerprint(item.index for item in message.items)
     marker = _marker(services, message, fingerprint)
     if marker is not None and marker.failed == 0:
@@ -469,8 +474,7 @@ def close_dead_chunk(services: JobDependencies, message: ChunkMessage, reason: s
     check_chunk_of_job(job, message)
     if job.aborted:
         return ChunkReport(message.job_id, message.chunk, 0, 0, duplicate=False, job_status=job.status, skipped=True)
-    if job.writes_files:
-        services = _WithVectors(services, services.vector_store_for(job, message.chunk))
+    services = _storing_for(services, job, message.chunk)
     fingerprint = items_fingerprint(item.index for item in message.items)
     marker = _marker(services, message, fingerprint)
     report = _settle(
@@ -561,9 +565,7 @@ def _write_pool(size: int) -> ThreadPoolExecutor:
 def _chunk_usage(items: list[ChunkItem], distinct: list[str], batches: list[list[int]], settings: Settings) -> HfUsage:
     """What deduplicating the chunk saved before any call: its repeated texts count as asked
     (`texts`) but not sent, and the requests they would have cost as saved."""
-    undeduplicated = pack(
-        [len(item.text) for item in items], max_count=settings.hf_batch_size, max_bytes=settings.hf_batch_chars
-    )
+    undeduplicated = hf_batches([item.text for item in items], settings)
     return HfUsage(texts=len(items) - len(distinct), requests_saved=len(undeduplicated) - len(batches))
 
 
@@ -601,9 +603,7 @@ class _Pipeline:
         for item in items:
             holders.setdefault(item.text, []).append(item)
         distinct = list(holders)
-        batches = pack(
-            [len(text) for text in distinct], max_count=settings.hf_batch_size, max_bytes=settings.hf_batch_chars
-        )
+        batches = hf_batches(distinct, settings)
         self._progress.usage += _chunk_usage(items, distinct, batches, settings)
         # Every batch runs to its end before an error is raised: none is left behind on the loop.
         results = await asyncio.gather(
