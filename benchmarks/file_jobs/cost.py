@@ -37,6 +37,8 @@ from benchmarks.performance.costs import (
     PRICES_AS_OF,
     SQS_REQUEST_USD,
     CostRow,
+    count_text,
+    exact,
 )
 
 TARGET_LINES = 1_000_000
@@ -110,7 +112,7 @@ class FileJobCost:
             "| --- | ---: | --- | ---: | ---: |",
         ]
         lines += [
-            f"| {row.item} | {_count(row.count)} | {row.unit} | {row.unit_usd.normalize():f} | {row.usd:.5f} |"
+            f"| {row.item} | {count_text(row.count)} | {row.unit} | {row.unit_usd.normalize():f} | {row.usd:.5f} |"
             for row in self.rows
         ]
         verdict = "within" if self.within_goal else "OVER"
@@ -118,18 +120,10 @@ class FileJobCost:
             f"| **AWS total** | | | | **{self.usd:.4f}** |",
             "",
             f"{verdict} the goal of ${GOAL_USD} per 1,000,000 lines beside the model's cost. Counts measured on "
-            f"{self.measured_lines:,} lines, scaled linearly (x {_count(self.scale)}); prices {PRICES_AS_OF}, "
+            f"{self.measured_lines:,} lines, scaled linearly (x {count_text(self.scale)}); prices {PRICES_AS_OF}, "
             f"Lambda x86, S3 Standard, storage kept {self.storage_days} days (of a 30-day month).",
         ]
         return "\n".join(lines)
-
-
-def _count(value: Decimal) -> str:
-    return f"{value:,.0f}" if value == value.to_integral_value() else f"{value:,.3f}"
-
-
-def _exact(value: float | int) -> Decimal:
-    return Decimal(str(value))
 
 
 def cost_of_million_lines(counts: FileJobCounts, storage_days: int = 30) -> FileJobCost:
@@ -143,14 +137,14 @@ def cost_of_million_lines(counts: FileJobCounts, storage_days: int = 30) -> File
         for use in counts.functions
     ]
     invocations = Decimal(sum(use.invocations for use in counts.functions)) * scale
-    stored_gb_months = _exact(counts.s3_stored_bytes) * scale / GIB * Decimal(storage_days) / 30
+    stored_gb_months = exact(counts.s3_stored_bytes) * scale / GIB * Decimal(storage_days) / 30
     rest = [
         ("Lambda requests", invocations, "request", LAMBDA_REQUEST_USD),
-        ("SQS requests (64 KB units)", _exact(counts.sqs_requests) * scale, "request", SQS_REQUEST_USD),
-        ("DynamoDB writes", _exact(counts.dynamo_write_units) * scale, "write unit", DYNAMO_WRITE_UNIT_USD),
-        ("DynamoDB reads", _exact(counts.dynamo_read_units) * scale, "read unit", DYNAMO_READ_UNIT_USD),
-        ("S3 PUTs", _exact(counts.s3_puts) * scale, "request", S3_PUT_USD),
-        ("S3 GETs", _exact(counts.s3_gets) * scale, "request", S3_GET_USD),
+        ("SQS requests (64 KB units)", exact(counts.sqs_requests) * scale, "request", SQS_REQUEST_USD),
+        ("DynamoDB writes", exact(counts.dynamo_write_units) * scale, "write unit", DYNAMO_WRITE_UNIT_USD),
+        ("DynamoDB reads", exact(counts.dynamo_read_units) * scale, "read unit", DYNAMO_READ_UNIT_USD),
+        ("S3 PUTs", exact(counts.s3_puts) * scale, "request", S3_PUT_USD),
+        ("S3 GETs", exact(counts.s3_gets) * scale, "request", S3_GET_USD),
         ("S3 storage", stored_gb_months, "GB-month", S3_STORAGE_GB_MONTH_USD),
     ]
     rows += [CostRow(item, count, unit, price, count * price) for item, count, unit, price in rest]

@@ -129,24 +129,24 @@ class CostTable:
             "| --- | ---: | --- | ---: | ---: |",
         ]
         lines += [
-            f"| {row.item} | {_count(row.count)} | {row.unit} | {_price(row.unit_usd)} | {row.usd:.4f} |"
+            f"| {row.item} | {count_text(row.count)} | {row.unit} | {_price(row.unit_usd)} | {row.usd:.4f} |"
             for row in self.rows
         ]
         lines += [
             f"| **AWS total** | | | | **{self.aws_usd:.4f}** |",
-            f"| HF endpoint (assumed) | {_count(self.hf.hours())} | hour | {_price(self.hf.hourly_usd)} "
+            f"| HF endpoint (assumed) | {count_text(self.hf.hours())} | hour | {_price(self.hf.hourly_usd)} "
             f"| {self.hf_usd:.4f} |",
             f"| **total** | | | | **{self.total_usd:.4f}** |",
             "",
             f"Counts measured on {self.measured_vectors:,} vectors and scaled linearly to 1,000,000 "
-            f"(x {_count(self.scale)}). AWS unit prices: {PRICES_AS_OF}; Lambda x86. Storage: the "
+            f"(x {count_text(self.scale)}). AWS unit prices: {PRICES_AS_OF}; Lambda x86. Storage: the "
             f"vector items plus DynamoDB's {DYNAMO_ITEM_OVERHEAD_BYTES} bytes an item, kept "
-            f"{_count(self.storage_months)} month(s), 1 GB = 2^30 bytes. HF side: {self.hf.source}.",
+            f"{count_text(self.storage_months)} month(s), 1 GB = 2^30 bytes. HF side: {self.hf.source}.",
         ]
         return "\n".join(lines)
 
 
-def _count(value: Decimal) -> str:
+def count_text(value: Decimal) -> str:
     # Whole counts without decimals, others to three places, thousands separated.
     return f"{value:,.0f}" if value == value.to_integral_value() else f"{value:,.3f}"
 
@@ -155,7 +155,7 @@ def _price(value: Decimal) -> str:
     return f"{value.normalize():f}"
 
 
-def _exact(value: float | int) -> Decimal:
+def exact(value: float | int) -> Decimal:
     # Through str, so 0.1 is 0.1 and not its binary neighbour.
     return Decimal(str(value))
 
@@ -172,13 +172,13 @@ def cost_of_million(
     if counts.vectors <= 0:
         raise ValueError("no vectors measured: nothing to scale to a million")
     scale = Decimal(TARGET_VECTORS) / Decimal(counts.vectors)
-    stored = (_exact(counts.stored_bytes) * scale + DYNAMO_ITEM_OVERHEAD_BYTES * TARGET_VECTORS) / GIB
+    stored = (exact(counts.stored_bytes) * scale + DYNAMO_ITEM_OVERHEAD_BYTES * TARGET_VECTORS) / GIB
     measured = [
-        ("Lambda compute", _exact(counts.lambda_gb_seconds) * scale, "GB-second", LAMBDA_GB_SECOND_USD),
-        ("Lambda requests", _exact(counts.lambda_requests) * scale, "request", LAMBDA_REQUEST_USD),
-        ("SQS requests", _exact(counts.sqs_requests) * scale, "request", SQS_REQUEST_USD),
-        ("DynamoDB writes", _exact(counts.dynamo_write_units) * scale, "write unit", DYNAMO_WRITE_UNIT_USD),
-        ("DynamoDB reads", _exact(counts.dynamo_read_units) * scale, "read unit", DYNAMO_READ_UNIT_USD),
+        ("Lambda compute", exact(counts.lambda_gb_seconds) * scale, "GB-second", LAMBDA_GB_SECOND_USD),
+        ("Lambda requests", exact(counts.lambda_requests) * scale, "request", LAMBDA_REQUEST_USD),
+        ("SQS requests", exact(counts.sqs_requests) * scale, "request", SQS_REQUEST_USD),
+        ("DynamoDB writes", exact(counts.dynamo_write_units) * scale, "write unit", DYNAMO_WRITE_UNIT_USD),
+        ("DynamoDB reads", exact(counts.dynamo_read_units) * scale, "read unit", DYNAMO_READ_UNIT_USD),
         ("DynamoDB storage", stored * storage_months, "GB-month", DYNAMO_STORAGE_GB_MONTH_USD),
     ]
     rows = [CostRow(item, count, unit, price, count * price) for item, count, unit, price in measured]
