@@ -52,8 +52,6 @@ from typing import Any
 
 import boto3
 import httpx
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-from moto.server import ThreadedMotoServer
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
@@ -68,6 +66,7 @@ from local.api_gateway import (
     proxy_event,
 )
 from local.functions_pool import FunctionError, FunctionPool
+from local.moto_dynamodb import SerializedMotoServer
 from local.processes import stop
 from local.sqs_event_source import SqsEventSource
 from local.template_stack import (
@@ -372,33 +371,6 @@ def _thread_server(server: Any) -> Iterator[None]:
     finally:
         server.shutdown()
         server.server_close()
-
-
-# moto's TransactWriteItems snapshots the tables it touches and, when the transaction is cancelled
-# (a condition fails, as for a chunk counted already), puts the snapshots back: whatever another
-# request wrote to those tables meanwhile is lost, which DynamoDB never does. One DynamoDB request
-# at a time (on every address moto listens on: they share one backend) keeps writes from vanishing.
-DYNAMODB_LOCK = threading.Lock()
-
-
-def one_dynamodb_request_at_a_time(app: Any) -> Any:
-    """Wrap a WSGI app so that DynamoDB requests (X-Amz-Target DynamoDB_*) run one at a time."""
-    def serialized(environ: dict[str, Any], start_response: Any) -> Any:
-        if not environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
-            return app(environ, start_response)
-        with DYNAMODB_LOCK:
-            return list(app(environ, start_response))
-    return serialized
-
-
-class SerializedMotoServer(ThreadedMotoServer):
-    """moto server whose DynamoDB requests run one at a time (see DYNAMODB_LOCK)."""
-
-    def _server_entry(self) -> None:
-        app = one_dynamodb_request_at_a_time(DomainDispatcherApplication(create_backend_app))
-        self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
-        self._server_ready_event.set()
-        self._server.serve_forever()
 
 
 @contextmanager

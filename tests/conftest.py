@@ -9,12 +9,16 @@ import pytest
 from moto import mock_aws
 
 from local.functions import load_function
+from local.moto_dynamodb import serialize_in_process_dynamodb
 from local.template_stack import DeployedStack, deploy
 from tests.fakes.fake_hf_server import FakeHuggingFace, Faults
 from tests.function_harness import Harness
 
 DEFAULT_TOKEN = "hf_defaultTOKENabcdefghijklmnop0123"
 CALLER_TOKEN = "hf_callerTOKENzyxwvutsrqponmlk9876"
+
+# The worker runs records in threads; moto's DynamoDB needs its requests one at a time to be atomic.
+serialize_in_process_dynamodb()
 
 
 @pytest.fixture

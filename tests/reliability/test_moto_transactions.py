@@ -15,7 +15,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from local.launcher import free_port
-from local.stack import SerializedMotoServer
+from local.moto_dynamodb import SerializedMotoServer
 
 ROUNDS = 100
 
