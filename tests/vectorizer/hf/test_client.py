@@ -263,14 +263,23 @@ def long_text(n: int, chars: int) -> str:
 
 
 def test_long_texts_are_batched_within_hf_batch_chars() -> None:
-    # Budget 1,000 characters: 300+300+300 fit, a 4th 300 would make 1,200; 10-char texts fill up.
+    # Budget 1,000 characters, like lengths together: the four 10s fill one request; 300+300+300
+    # fit, a 4th 300 would make 1,200; the 900 cannot join the last 300.
     inputs = [long_text(0, 300), long_text(1, 300), long_text(2, 300), long_text(3, 300),
               long_text(4, 10), long_text(5, 10), long_text(6, 900), long_text(7, 10), long_text(8, 10)]
     fake = FakeHF()
     run = embed(fake, inputs, s=settings(HF_BATCH_SIZE="4", HF_BATCH_CHARS="1000"))
-    sizes = sorted([len(t) for t in batch] for batch in fake.input_batches)
-    assert sizes == sorted([[300, 300, 300], [300, 10, 10], [900, 10, 10]])
-    assert sorted(fake.input_batches) == sorted([inputs[0:3], inputs[3:6], inputs[6:9]])
+    assert all(sum(len(t) for t in batch) <= 1000 or len(batch) == 1 for batch in fake.input_batches)
+    assert sorted(fake.input_batches) == sorted([
+        [inputs[4], inputs[5], inputs[7], inputs[8]], inputs[0:3], inputs[3:4], inputs[6:7]])
+    assert run.outcome.vectors == [vector_for(t) for t in inputs]
+
+
+def test_texts_of_like_length_share_a_request_so_none_is_padded_to_a_long_neighbour() -> None:
+    inputs = [long_text(n, 400 if n % 2 else 20) for n in range(64)]  # short and long, alternating
+    fake = FakeHF()
+    run = embed(fake, inputs, s=settings(HF_BATCH_SIZE="32", HF_BATCH_CHARS="100000"))
+    assert sorted(sorted(len(t) for t in batch) for batch in fake.input_batches) == [[20] * 32, [400] * 32]
     assert run.outcome.vectors == [vector_for(t) for t in inputs]
 
 
@@ -278,7 +287,7 @@ def test_a_text_over_hf_batch_chars_alone_gets_a_request_of_its_own() -> None:
     inputs = [long_text(0, 10), long_text(1, 2500), long_text(2, 10), long_text(3, 10)]
     fake = FakeHF()
     run = embed(fake, inputs, s=settings(HF_BATCH_SIZE="32", HF_BATCH_CHARS="1000"))
-    assert sorted(fake.input_batches) == sorted([inputs[0:1], inputs[1:2], inputs[2:4]])
+    assert sorted(fake.input_batches) == sorted([[inputs[0], inputs[2], inputs[3]], inputs[1:2]])
     assert run.outcome.vectors == [vector_for(t) for t in inputs]
     assert run.outcome.errors == {}
 
@@ -288,7 +297,8 @@ def test_hf_batch_chars_defaults_to_32_texts_of_1000_characters() -> None:
     inputs = [long_text(i, 1000) for i in range(33)] + [long_text(33, 1)]
     fake = FakeHF()
     embed(fake, inputs, s=settings(HF_BATCH_SIZE="64"))
-    assert sorted(fake.input_batches) == sorted([inputs[0:32], inputs[32:34]])
+    # Shortest first: the 1-character text and 31 of 1,000 make 31,001; a 32nd would pass 32,000.
+    assert sorted(fake.input_batches) == sorted([[inputs[33], *inputs[0:31]], inputs[31:33]])
 
 
 def test_results_are_in_input_order_when_batches_finish_out_of_order() -> None:

@@ -232,12 +232,12 @@ def test_a_batch_of_another_width_than_the_chunks_first_fails_its_items_and_is_n
     deps = deps_with(HF_BATCH_SIZE=1)
     deps.hf.vector_of = lambda text: [0.5] * len(text)
 
-    report = run(deps, chunk(["abc", "de"], total=2, chunks=1))
+    report = run(deps, chunk(["de", "abc"], total=2, chunks=1))
 
     assert (report.succeeded, report.failed) == (1, 1)
-    assert deps.vectors.stored("ext-1") == {0: [0.5, 0.5, 0.5]}
+    assert deps.vectors.stored("ext-1") == {0: [0.5, 0.5]}
     [error] = deps.jobs.get("ext-1", max_errors=10).errors
-    assert (error.index, error.error) == (1, "HF answered 2 dimensions where this chunk's first vectors have 3")
+    assert (error.index, error.error) == (1, "HF answered 3 dimensions where this chunk's first vectors have 2")
 
 
 def test_a_jobs_status_shows_what_it_asked_of_hf() -> None:

@@ -270,7 +270,7 @@ def fail_on_the_last_delivery(deps: InMemoryServices, msg: ChunkMessage) -> None
 def test_a_redriven_chunk_that_succeeds_turns_its_items_from_failed_to_stored_and_the_job_succeeds(
     deps: InMemoryServices,
 ) -> None:
-    first, second = message(chunks=2, total=5), message(chunk=1, texts=("dd", "e"), first_index=3, chunks=2, total=5)
+    first, second = message(chunks=2, total=5), message(chunk=1, texts=("d", "ee"), first_index=3, chunks=2, total=5)
     run(deps, first)
     fail_on_the_last_delivery(deps, second)
     assert (job(deps, "ext-1").status, job(deps, "ext-1").succeeded, job(deps, "ext-1").failed) == ("partial", 3, 2)
@@ -286,7 +286,7 @@ def test_a_redriven_chunk_that_succeeds_turns_its_items_from_failed_to_stored_an
     # Counted once: the same message again is a duplicate and calls nothing.
     assert run(deps, second).duplicate is True
     assert (job(deps, "ext-1").succeeded, job(deps, "ext-1").failed) == (5, 0)
-    assert deps.hf.calls == [(MODEL, ("dd", "e"), DEFAULT)]
+    assert deps.hf.calls == [(MODEL, ("d", "ee"), DEFAULT)]
 
 
 def test_a_redriven_chunk_sends_only_its_items_without_a_vector_and_keeps_a_refused_one_failed(
