@@ -7,6 +7,9 @@ the CPU), so only ratios are reported:
 
 - ideal: the same texts posted straight to the model endpoint, in requests of HF_BATCH_SIZE,
   with the same number in flight: the endpoint's own ceiling, no queue and no database;
+- ideal_grouped: the same, with the whole set sorted by length first, so each request pads the
+  least it can: the endpoint's ceiling for any client that groups texts by length, as the service
+  does within each chunk;
 - peer: `huggingface_hub.InferenceClient.feature_extraction`, one request per batch, one at a time,
   as a script calling the endpoint by hand would do;
 - ours: `POST /vectorize` with `mode: async`, until `GET /jobs/{id}` says succeeded (API, SQS,
@@ -55,10 +58,13 @@ def batches(texts: list[str]) -> list[list[str]]:
     return [texts[start:start + BATCH] for start in range(0, len(texts), BATCH)]
 
 
-def ideal(model_url: str, texts: list[str]) -> float:
-    """Takes the model endpoint's base URL and texts; returns the seconds it took to embed them
-    straight at the endpoint, BATCH texts a request, IN_FLIGHT requests at once: its ceiling.
+def ideal(model_url: str, texts: list[str], *, by_length: bool = False) -> float:
+    """Takes the model endpoint's base URL and texts (and whether to sort them by length first);
+    returns the seconds it took to embed them straight at the endpoint, BATCH texts a request,
+    IN_FLIGHT requests at once: its ceiling.
     """
+    if by_length:
+        texts = sorted(texts, key=len)
     url = f"{model_url}/models/{MODEL}/pipeline/feature-extraction"
     started = time.perf_counter()
     with httpx.Client(timeout=120) as client, ThreadPoolExecutor(IN_FLIGHT) as pool:
@@ -126,7 +132,7 @@ def started_model_server() -> Iterator[str]:
 
 def measure(texts: list[str], *, with_peer: bool = True, stack_nice: int = STACK_NICE) -> dict[str, float]:
     """Takes the texts (whether to time the peer too, and the stack's niceness); returns seconds by
-    name: `ideal`, `ours` (to succeeded), `read_back` and, with `with_peer`, `peer`, all against one
+    name: `ideal`, `ideal_grouped`, `ours` (to succeeded), `read_back` and, with `with_peer`, `peer`, all against one
     real model endpoint and one local stack using it, which this starts and stops.
     """
     with started_model_server() as model, started_stack(
@@ -134,7 +140,7 @@ def measure(texts: list[str], *, with_peer: bool = True, stack_nice: int = STACK
         ideal(model, texts[:64])  # warm the model and the connection pools once
         # The stack's functions too, with texts of their own: the content cache must not answer the timed job.
         ours(stack.api, [f"warm-up sentence number {number}" for number in range(64)])
-        seconds = {"ideal": ideal(model, texts)}
+        seconds = {"ideal": ideal(model, texts), "ideal_grouped": ideal(model, texts, by_length=True)}
         if with_peer:
             seconds["peer"] = peer(model, texts)
         job_id, seconds["ours"] = ours(stack.api, texts)

@@ -191,3 +191,10 @@ def test_the_charts_are_pngs_under_100_kb(tmp_path: Path) -> None:
     for name in ("clients.png", "scaling.png"):
         data = (tmp_path / name).read_bytes()
         assert data.startswith(b"\x89PNG") and len(data) < 100_000
+
+
+def test_the_real_model_table_shows_the_endpoint_fed_by_length_only_when_measured() -> None:
+    grouped = dataclasses.replace(whole_results(), real_model=RealModelRow(1858, 20.0, 16.0, 3.5, 10, 12.5))
+    text = render(grouped)
+    assert "| endpoint alone, the whole set sorted by length | 1,858 | 12.50 | 149 | 0.62 | job / this: 1.28 |" in text
+    assert "endpoint alone, the whole set sorted by length" not in render(whole_results())

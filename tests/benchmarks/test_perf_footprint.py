@@ -80,3 +80,8 @@ def test_the_real_model_row_keeps_reading_back_out_of_the_ratio() -> None:
     row = RealModelRow(1858, 20.0, 22.0, read_back_seconds=30.0, stack_nice=10)
 
     assert (row.ratio, row.meets_goal, row.stack_nice) == (1.1, True, 10)
+
+
+def test_the_real_model_row_sets_the_job_against_the_endpoint_fed_by_length_when_measured() -> None:
+    assert RealModelRow(1858, 20.0, 16.0, grouped_ideal_seconds=12.5).ratio_to_grouped == 1.28
+    assert RealModelRow(1858, 20.0, 16.0).ratio_to_grouped is None
