@@ -36,6 +36,7 @@ TEMPLATE_PARAMETERS = {
     "HF_API_BASE_URL": "HfApiBaseUrl", "DEFAULT_MODEL": "DefaultModel",
     "HUGGINGFACE_APIKEY_SECRET_ARN": "HuggingFaceApiKeySecretArn",
     "ENDPOINT_URL_ALLOWED_HOSTS": "EndpointUrlAllowedHosts", "HF_BATCH_SIZE": "HfBatchSize",
+    "HF_BATCH_CHARS": "HfBatchChars",
     "HF_CONCURRENCY": "HfConcurrency", "SYNC_MAX_TEXTS": "SyncMaxTexts", "CHUNK_SIZE": "ChunkSize",
     "MAX_RECEIVE_COUNT": "MaxReceiveCount", "JOB_TTL_DAYS": "JobTtlDays",
     "DEFAULT_TOKEN_HOSTS": "DefaultTokenHosts", "CALLBACK_ALLOWED_HOSTS": "CallbackAllowedHosts",
