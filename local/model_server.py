@@ -42,6 +42,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 DEFAULT_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 DEFAULT_PORT = 8088
 DEFAULT_HOST = "127.0.0.1"
+STOP_GRACE_SECONDS = 10.0  # after SIGTERM, the longest a graceful stop may take before the process exits anyway
 # Far above what the vectorizer sends (it chunks to HF's sizes), low enough that one bad request
 # cannot make the process hold gigabytes of JSON.
 MAX_BODY_BYTES = 32 * 1024 * 1024
@@ -371,8 +372,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # our own request line replaces its
 
     stop = threading.Event()
+
+    def stop_soon(*_: object) -> None:
+        stop.set()
+        # The graceful stop below takes a second; should it hang (a torch thread mid-encode at exit,
+        # on a starved machine), the process still goes, so no orphan keeps the port.
+        watchdog = threading.Timer(STOP_GRACE_SECONDS, os._exit, args=(0,))
+        watchdog.daemon = True
+        watchdog.start()
+
     for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+        signal.signal(signum, stop_soon)
 
     started = time.perf_counter()
     encoder = SentenceTransformerEncoder(args.model_path, args.model_id, threads=args.threads)
@@ -396,4 +406,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Everything is stopped and flushed; the interpreter's own teardown (torch's thread pools and
+    # libraries) has nothing left to save and once held a stopped server alive for over 30 s.
+    os._exit(code)
