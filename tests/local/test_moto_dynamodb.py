@@ -1,8 +1,9 @@
-"""In-process moto (`mock_aws`), as the function tests use it, keeps DynamoDB requests atomic.
+"""moto keeps DynamoDB requests atomic, in the local stack's server and in-process (`mock_aws`).
 
-The worker runs an invocation's records in threads. Without one DynamoDB request at a time, a
-cancelled transaction beside other writes either drops them or fails with "dictionary changed size
-during iteration" (moto deep-copies the table while another thread changes it).
+The worker runs an invocation's records in threads. moto rolls a cancelled TransactWriteItems
+back by restoring a snapshot of the table: without one DynamoDB request at a time, whatever other
+requests wrote meanwhile is dropped (a job's counters lose a chunk and the job never ends), or the
+snapshot fails with "dictionary changed size during iteration" while another thread writes.
 """
 
 from __future__ import annotations
@@ -16,13 +17,33 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
+from local.launcher import free_port
+from local.moto_dynamodb import SerializedMotoServer
+
 ROUNDS = 150
 
 
-@pytest.fixture
-def dynamodb(aws_env: None) -> Iterator[object]:
-    with mock_aws():
-        client = boto3.client("dynamodb")
+@contextlib.contextmanager
+def _server_client() -> Iterator[object]:
+    port = free_port()
+    server = SerializedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield boto3.client("dynamodb", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
+                           aws_access_key_id="x", aws_secret_access_key="x")
+    finally:
+        server.stop()
+
+
+@contextlib.contextmanager
+def _in_process_client() -> Iterator[object]:
+    with mock_aws():  # serialized by tests/conftest.py, as every test's mock_aws is
+        yield boto3.client("dynamodb", region_name="us-east-1")
+
+
+@pytest.fixture(params=["moto server", "in-process"])
+def dynamodb(request: pytest.FixtureRequest, aws_env: None) -> Iterator[object]:
+    with (_server_client() if request.param == "moto server" else _in_process_client()) as client:
         client.create_table(TableName="jobs", BillingMode="PAY_PER_REQUEST",
                             AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
                             KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}])
