@@ -6,11 +6,14 @@ from collections.abc import Callable, Mapping
 from functools import cache
 from typing import Any, TypeVar
 
+from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.event_handler import content_types
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from vectorizer.api.answer_budget import DimensionsMemory
 from vectorizer.api.ownership import caller_identity
+from vectorizer.hf.usage import HfUsage
 from vectorizer.services import Services, build_services
 
 T = TypeVar("T")
@@ -20,11 +23,22 @@ TOKEN_HEADER = "X-Huggingface-Api-Key"
 API_GATEWAY_SECONDS = 28.0
 SAFETY_SECONDS = 1.5
 
+# Powertools' Metrics instances share one set per process: the handler's `log_metrics` flushes these too.
+_metrics = Metrics()
+
 
 @cache
 def services() -> Services:
     """Built on the first request and reused while the container stays warm (one HTTP pool)."""
     return build_services()
+
+
+def count_hf_usage(usage: HfUsage) -> None:
+    """Report what an inline call asked of HF, and what the content cache and the dedupe spared it,
+    under the metric names the worker uses per chunk (an inline call has no job to count it in)."""
+    _metrics.add_metric(name="CacheHits", unit=MetricUnit.Count, value=usage.cache_hits)
+    _metrics.add_metric(name="HfRequests", unit=MetricUnit.Count, value=usage.requests)
+    _metrics.add_metric(name="HfRequestsSaved", unit=MetricUnit.Count, value=usage.requests_saved)
 
 
 def for_each_services(build: Callable[[Services], T]) -> Callable[[], T]:

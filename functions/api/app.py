@@ -6,7 +6,16 @@ import re
 from functools import cache, partial
 from typing import Annotated
 
-from api_runtime import TOKEN_HEADER, caller, deadline, dimensions_memory, documented, for_each_services, services
+from api_runtime import (
+    TOKEN_HEADER,
+    caller,
+    count_hf_usage,
+    deadline,
+    dimensions_memory,
+    documented,
+    for_each_services,
+    services,
+)
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
@@ -155,7 +164,8 @@ def vectorize(request: Annotated[VectorizeRequest, Body()]) -> Response[Vectoriz
             services().hf, target, request.texts, request.ids, token, deadline(app.lambda_context), memory, first
         )
         metrics.add_metric(name="InlineTexts", unit=MetricUnit.Count, value=count)
-        return _json(200, answer.model_dump(mode="json", by_alias=True))
+        count_hf_usage(answer.usage)
+        return _json(200, answer.response.model_dump(mode="json", by_alias=True))
     owner = caller(app.current_event)
 
     def submit() -> dict:

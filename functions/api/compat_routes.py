@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from urllib.parse import unquote
 
-from api_runtime import TOKEN_HEADER, deadline, dimensions_memory, documented, services
+from api_runtime import TOKEN_HEADER, count_hf_usage, deadline, dimensions_memory, documented, services
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -101,6 +101,7 @@ def _feature_extraction(model: str | None, flavor: hf.Flavor) -> Response:
         call = hf.build_call(request, name, router.current_event.headers, settings, flavor)
         result = run_embedding_call(call, services().hf, settings, _token_to(call.target.url),
                                     deadline(router.lambda_context), dimensions_memory())
+        count_hf_usage(result.hf_usage)
         return hf.answer(result, request.single, flavor)
 
     return _serve(work, lambda error: hf.error_answer(error, flavor, _known_token()))
@@ -208,6 +209,7 @@ def openai_embeddings():
         call = openai.build_call(request, settings).model_copy(update={"encoding": request.encoding_format})
         result = run_embedding_call(call, services().hf, settings, _token_to(call.target.url),
                                     deadline(router.lambda_context), dimensions_memory())
+        count_hf_usage(result.hf_usage)
         return openai.answer(result, request)
 
     return _serve(work, lambda error: openai.error_answer(error, _known_token()))

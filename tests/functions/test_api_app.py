@@ -247,7 +247,7 @@ def test_weaviate_objects_get_the_text_weaviate_would_build(harness: Harness, fa
     texts = ["News Article body World Hello", "News Article Only a title"]
     assert answer.body["ids"] == ["a1", "a2"]
     assert answer.body["vectors"] == [expected_vector(t) for t in texts]
-    assert fake_hf.observed.bodies[-1]["inputs"] == texts
+    assert sorted(fake_hf.observed.bodies[-1]["inputs"]) == sorted(texts)  # one request, shortest first
     assert fake_hf.observed.paths == {f"/models/{MODEL}/pipeline/feature-extraction"}
 
 
@@ -316,3 +316,31 @@ def test_a_job_id_no_job_could_have_is_simply_not_found(harness: Harness) -> Non
     for path in (f"/jobs/{'x' * 3000}", "/jobs/..%2Fetc", f"/jobs/{'y' * 200}/vectors"):
         answer = harness.api("GET", path)
         assert (answer.status, answer.body["code"]) == (404, "job_not_found"), path
+
+
+def emf_metrics(output: str, *names: str) -> list[dict[str, object]]:
+    """The EMF lines the function printed, each cut to the named metrics it holds."""
+    found = []
+    for line in output.splitlines():
+        try:
+            parsed = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(parsed, dict) and "_aws" in parsed and any(name in parsed for name in names):
+            found.append({name: parsed.get(name) for name in names})
+    return found
+
+
+def test_an_inline_answer_reports_what_it_asked_of_hf_and_what_dedupe_saved(
+    harness: Harness, fake_hf, monkeypatch, capsys,
+) -> None:
+    harness.reconfigure(monkeypatch, HF_BATCH_SIZE="1")
+    capsys.readouterr()
+    texts = ["one", "two", "one", "one"]  # 2 distinct: 2 requests of one text, where 4 would go undeduplicated
+
+    answer = vectorize(harness, {"config": {"model": MODEL}, "texts": texts, "mode": "sync"})
+
+    assert answer.status == 200 and answer.body["vectors"] == [expected_vector(t) for t in texts]
+    assert fake_hf.observed.requests == 2
+    assert emf_metrics(capsys.readouterr().out, "CacheHits", "HfRequests", "HfRequestsSaved") == [
+        {"CacheHits": [0.0], "HfRequests": [2.0], "HfRequestsSaved": [2.0]}]

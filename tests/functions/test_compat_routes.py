@@ -343,3 +343,12 @@ def test_the_sample_events_answer_as_documented(harness: Harness, fake_hf, name:
     assert (status, vectors) == (200, [expected_vector(t) for t in texts])
     assert fake_hf.observed.paths == {upstream(MODEL)}
     assert fake_hf.observed.authorizations == {"Bearer hf_samLocalExampleToken000000000000"}
+
+
+def test_a_drop_in_route_reports_what_it_asked_of_hf(harness: Harness, fake_hf, capsys) -> None:
+    capsys.readouterr()
+    answer = post(harness, "/v1/embeddings", {"input": ["same", "same", "other"], "model": MODEL})
+
+    assert answer.status == 200 and len(answer.body["data"]) == 3
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
+    assert [(line["CacheHits"], line["HfRequests"]) for line in emf if "HfRequests" in line] == [([0.0], [1.0])]

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from vectorizer import aio
 from vectorizer.api.answer_budget import ERROR_MESSAGE_CHARS, DimensionsMemory
 from vectorizer.api.models import ItemErrorModel, VectorizeResponse
 from vectorizer.config import Target
 from vectorizer.hf.client import EmbedOutcome, HuggingFaceClient
+from vectorizer.hf.usage import HfUsage
+
+
+@dataclass(frozen=True)
+class InlineAnswer:
+    """The body to answer with, and what HF was asked for it (an inline call has no job to count
+    it in: the handler reports it as metrics)."""
+
+    response: VectorizeResponse
+    usage: HfUsage
 
 
 def vectorize_inline(
@@ -18,7 +30,7 @@ def vectorize_inline(
     deadline: float,
     memory: DimensionsMemory | None = None,
     first: EmbedOutcome | None = None,
-) -> VectorizeResponse:
+) -> InlineAnswer:
     """Vectors for every text, or the error that explains why there are none.
 
     A failure that concerns the whole request (token, loading, rate limit, timeout) is raised.
@@ -26,6 +38,7 @@ def vectorize_inline(
     ERROR_MESSAGE_CHARS), unless every input was refused, which is raised as the request's error.
     The dimensions HF answered with are kept in `memory` for the next request's estimate;
     `first`, from `probe_dimensions`, holds the outcome of the first texts already embedded.
+    Returns the response and the call's HF usage, the probe's included.
     """
     outcome = embed_rest(hf, target, texts, first, token, deadline)
     if memory is not None:
@@ -36,7 +49,7 @@ def vectorize_inline(
     if outcome.dimensions is None:
         raise outcome.errors[min(outcome.errors)]
     id_list = ids if ids is not None else [None] * len(texts)
-    return VectorizeResponse(
+    response = VectorizeResponse(
         model=target.model,
         dimensions=outcome.dimensions,
         vectors=outcome.vectors,
@@ -46,6 +59,7 @@ def vectorize_inline(
             for index, error in sorted(outcome.errors.items())
         ],
     )
+    return InlineAnswer(response, outcome.usage)
 
 
 def probe_dimensions(
@@ -77,7 +91,8 @@ def embed_rest(
     hf: HuggingFaceClient, target: Target, texts: list[str], first: EmbedOutcome | None, token: str | None,
     deadline: float,
 ) -> EmbedOutcome:
-    """Every text's outcome, in order: those `first` already holds, then the rest from HF."""
+    """Every text's outcome, in order: those `first` already holds, then the rest from HF; its
+    usage is both calls'."""
     done = len(first.vectors) if first is not None else 0
     rest = aio.run(hf.embed(target, texts[done:], token, deadline)) if done < len(texts) else EmbedOutcome([])
     if first is None:
@@ -85,4 +100,5 @@ def embed_rest(
     return EmbedOutcome(
         vectors=first.vectors + rest.vectors,
         errors={**first.errors, **{done + index: error for index, error in rest.errors.items()}},
+        usage=first.usage + rest.usage,
     )

@@ -37,6 +37,7 @@ from vectorizer.errors import (
     VectorizerError,
 )
 from vectorizer.hf.client import HuggingFaceClient, redact
+from vectorizer.hf.usage import HfUsage
 from vectorizer.settings import Settings
 
 # The wait to advise when HF gave none: its usual estimate for a cold model, and a short pause
@@ -75,6 +76,8 @@ class EmbeddingResult(BaseModel):
 
     model: str
     vectors: list[list[float]]
+    # What HF was asked for these vectors, for the handler's metrics; never part of an answer.
+    hf_usage: HfUsage = Field(default_factory=HfUsage, exclude=True)
 
     @property
     def dimensions(self) -> int:
@@ -217,7 +220,8 @@ def run_embedding_call(
     vectors = [vector for vector in outcome.vectors if vector is not None]
     if len(vectors) != len(call.texts):  # cannot happen without an error above; never answer short
         raise HuggingFaceError("Hugging Face left inputs without vectors", code="hf_bad_response")
-    return EmbeddingResult(model=call.target.model, vectors=shorten(vectors, call.dimensions))
+    return EmbeddingResult(model=call.target.model, vectors=shorten(vectors, call.dimensions),
+                           hf_usage=outcome.usage)
 
 
 def text_input(value: Any, name: str, *, allow_empty_text: bool = True) -> Any:
