@@ -366,6 +366,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    parent = os.getppid()
     die_with_parent()
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
@@ -397,8 +398,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     print(ready_line(encoder.model_id, encoder.dimensions, listeners), flush=True)
     try:
-        while not stop.wait(0.5):  # a timed wait keeps the main thread responsive to signals
-            pass
+        # A timed wait keeps the main thread responsive to signals. The parent's death signal is the
+        # fast way out; watching the parent too covers a signal that never comes (one blocked in a
+        # mask inherited from the parent, say), as the local stack and its function runtimes do.
+        while not stop.wait(0.5):
+            if os.getppid() != parent:
+                log.info("the process that started this endpoint is gone: stopping")
+                stop_soon()
     finally:
         stop_listeners(listeners)
     log.info("stopped")

@@ -109,6 +109,16 @@ def command_line(pid: int) -> str:
         return "?"
 
 
+def process_state(pid: int) -> str:
+    """A leftover's state and signal masks, so that a failure says why it did not stop."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return "?"
+    wanted = ("State", "PPid", "SigPnd", "ShdPnd", "SigBlk", "SigIgn", "SigCgt", "Threads")
+    return "; ".join(line for line in status if line.split(":")[0] in wanted)
+
+
 def test_killing_the_stack_leaves_no_process_behind() -> None:
     ports = stack_ports()
     stack = subprocess.Popen([sys.executable, "-m", "local.stack", "--no-bridge"], cwd=ROOT, text=True,
@@ -127,7 +137,7 @@ def test_killing_the_stack_leaves_no_process_behind() -> None:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and any(alive(pid) for pid in children):
             time.sleep(0.2)
-        left = {pid: command_line(pid) for pid in children if alive(pid)}
+        left = {pid: f"{command_line(pid)} ({process_state(pid)})" for pid in children if alive(pid)}
         assert left == {}
     finally:
         if stack.poll() is None:

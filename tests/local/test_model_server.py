@@ -424,3 +424,33 @@ def test_the_command_line_server_announces_itself_serves_and_stops_on_sigterm(cl
     log = stderr.read_text()
     assert f"POST /models/{DEFAULT_MODEL_ID}/pipeline/feature-extraction 200 inputs=2" in log
     assert TOKEN not in log and "Traceback" not in log
+
+
+@pytest.mark.e2e
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux-only")
+def test_the_server_stops_when_its_parent_dies_even_with_sigterm_blocked() -> None:
+    # The parent's death signal (SIGTERM) stays pending for ever in a process that inherited a mask
+    # blocking it: the server must notice its parent's death on its own.
+    parent = ("import signal, subprocess, sys, time; "
+              "signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM}); "
+              "child = subprocess.Popen([sys.executable, '-m', 'local.model_server', '--port', '0', "
+              "'--host', '127.0.0.1'], stdout=sys.stdout); "
+              "print(child.pid, flush=True); time.sleep(600)")
+    process = subprocess.Popen([sys.executable, "-c", parent], cwd=ROOT, stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True)
+    pid = None
+    try:
+        pid = int(process.stdout.readline())
+        assert process.stdout.readline().startswith("model-endpoint ready")
+        assert "SigBlk" in Path(f"/proc/{pid}/status").read_text()
+        process.kill()
+        process.wait()
+        deadline = time.monotonic() + 15
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _alive(pid)
+    finally:
+        process.kill()
+        process.wait()
+        if pid is not None and _alive(pid):
+            os.kill(pid, signal.SIGKILL)
