@@ -16,6 +16,19 @@ from local.sqs_event_source import SqsEventSource
 from local.template_stack import DeployedStack, api_routes
 
 
+def emf_lines(output: str) -> list[dict[str, Any]]:
+    """The CloudWatch EMF blobs (JSON lines with `_aws`) among what a function printed; other lines are skipped."""
+    blobs = []
+    for line in output.splitlines():
+        try:
+            parsed = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(parsed, dict) and "_aws" in parsed:
+            blobs.append(parsed)
+    return blobs
+
+
 @dataclass
 class ApiAnswer:
     status: int

@@ -8,7 +8,7 @@ import pytest
 
 from tests.conftest import CALLER_TOKEN, DEFAULT_TOKEN
 from tests.fakes.fake_hf_server import Faults, expected_vector
-from tests.function_harness import Harness
+from tests.function_harness import Harness, emf_lines
 
 MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 TEXTS = ["The cat sat on the mat.", "A kitten plays with yarn.", "Cars need fuel."]
@@ -318,19 +318,6 @@ def test_a_job_id_no_job_could_have_is_simply_not_found(harness: Harness) -> Non
         assert (answer.status, answer.body["code"]) == (404, "job_not_found"), path
 
 
-def emf_metrics(output: str, *names: str) -> list[dict[str, object]]:
-    """The EMF lines the function printed, each cut to the named metrics it holds."""
-    found = []
-    for line in output.splitlines():
-        try:
-            parsed = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(parsed, dict) and "_aws" in parsed and any(name in parsed for name in names):
-            found.append({name: parsed.get(name) for name in names})
-    return found
-
-
 def test_an_inline_answer_reports_what_it_asked_of_hf_and_what_dedupe_saved(
     harness: Harness, fake_hf, monkeypatch, capsys,
 ) -> None:
@@ -342,5 +329,6 @@ def test_an_inline_answer_reports_what_it_asked_of_hf_and_what_dedupe_saved(
 
     assert answer.status == 200 and answer.body["vectors"] == [expected_vector(t) for t in texts]
     assert fake_hf.observed.requests == 2
-    assert emf_metrics(capsys.readouterr().out, "CacheHits", "HfRequests", "HfRequestsSaved") == [
-        {"CacheHits": [0.0], "HfRequests": [2.0], "HfRequestsSaved": [2.0]}]
+    usage = [(blob["CacheHits"], blob["HfRequests"], blob["HfRequestsSaved"])
+             for blob in emf_lines(capsys.readouterr().out) if "HfRequests" in blob]
+    assert usage == [([0.0], [2.0], [2.0])]

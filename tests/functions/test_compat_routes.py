@@ -14,7 +14,7 @@ from local.lambda_context import LocalContext
 from local.template_stack import ROOT
 from tests.conftest import CALLER_TOKEN, DEFAULT_TOKEN
 from tests.fakes.fake_hf_server import DIMENSIONS, Faults, expected_vector
-from tests.function_harness import Harness
+from tests.function_harness import Harness, emf_lines
 
 MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 DEFAULT_MODEL = "sentence-transformers/msmarco-bert-base-dot-v5"  # the template's DefaultModel
@@ -350,5 +350,6 @@ def test_a_drop_in_route_reports_what_it_asked_of_hf(harness: Harness, fake_hf, 
     answer = post(harness, "/v1/embeddings", {"input": ["same", "same", "other"], "model": MODEL})
 
     assert answer.status == 200 and len(answer.body["data"]) == 3
-    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
-    assert [(line["CacheHits"], line["HfRequests"]) for line in emf if "HfRequests" in line] == [([0.0], [1.0])]
+    usage = [(blob["CacheHits"], blob["HfRequests"], blob["HfRequestsSaved"])
+             for blob in emf_lines(capsys.readouterr().out) if "HfRequests" in blob]
+    assert usage == [([0.0], [1.0], [0.0])]

@@ -10,7 +10,7 @@ import pytest
 
 from local.sqs_event_source import sqs_record
 from tests.fakes.fake_hf_server import FakeHuggingFace, Faults, expected_vector
-from tests.function_harness import Harness
+from tests.function_harness import Harness, emf_lines
 from tests.integration.test_bulk_job import MODEL, adopt, all_vectors
 
 CHUNK_TEXTS = 2  # fewer than HF_BATCH_SIZE: each chunk is exactly one HF request
@@ -55,18 +55,6 @@ def log_lines(harness: Harness, caplog: pytest.LogCaptureFixture) -> list[dict[s
     return [json.loads(formatter.format(record)) for record in caplog.records if record.name == "vectorizer"]
 
 
-def json_lines(output: str) -> list[dict[str, Any]]:
-    lines = []
-    for line in output.splitlines():
-        try:
-            parsed = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(parsed, dict):
-            lines.append(parsed)
-    return lines
-
-
 def test_four_slow_records_have_their_hf_requests_in_flight_together(
     harness: Harness, fake_hf: FakeHuggingFace, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -89,7 +77,7 @@ def test_four_slow_records_have_their_hf_requests_in_flight_together(
     done = sorted((line["job_id"], line["chunk"]) for line in lines if line.get("message") == "chunk done")
     assert done == [(job_id, 0) for job_id in jobs]
     # The container's HF budget after each record, as an EMF metric: HF never pushed back here.
-    emf = json_lines(capsys.readouterr().out)
+    emf = emf_lines(capsys.readouterr().out)
     limits = [line["HfConcurrencyLimit"] for line in emf if "HfConcurrencyLimit" in line]
     assert limits == [[8, 8, 8, 8]]
 
