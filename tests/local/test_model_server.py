@@ -331,6 +331,23 @@ def _alive(pid: int) -> bool:
     return state not in {"Z", "X"}  # a zombie has already died
 
 
+def _gone_after_its_parent_is_killed(parent: subprocess.Popen[str], pid: int, seconds: float) -> bool:
+    """SIGKILL `parent`, then wait up to `seconds` for its child `pid` to die; True when it has."""
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + seconds
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not _alive(pid)
+
+
+def _blocked_signals(pid: int) -> set[int]:
+    """The signal numbers blocked in `pid`'s main thread, from /proc."""
+    line = next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("SigBlk:"))
+    mask = int(line.split()[1], 16)
+    return {bit + 1 for bit in range(64) if mask >> bit & 1}
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux-only")
 def test_the_server_process_dies_with_its_parent() -> None:
     grandchild = ("from local.model_server import die_with_parent; die_with_parent(); "
@@ -342,12 +359,7 @@ def test_the_server_process_dies_with_its_parent() -> None:
     try:
         pid = int(process.stdout.readline())
         assert process.stdout.readline().strip() == "armed"
-        process.kill()
-        process.wait()
-        deadline = time.monotonic() + 10
-        while _alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert not _alive(pid)
+        assert _gone_after_its_parent_is_killed(process, pid, seconds=10)
     finally:
         process.kill()
         process.wait()
@@ -442,13 +454,8 @@ def test_the_server_stops_when_its_parent_dies_even_with_sigterm_blocked() -> No
     try:
         pid = int(process.stdout.readline())
         assert process.stdout.readline().startswith("model-endpoint ready")
-        assert "SigBlk" in Path(f"/proc/{pid}/status").read_text()
-        process.kill()
-        process.wait()
-        deadline = time.monotonic() + 15
-        while _alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert not _alive(pid)
+        assert signal.SIGTERM in _blocked_signals(pid)  # the death signal really cannot arrive
+        assert _gone_after_its_parent_is_killed(process, pid, seconds=15)
     finally:
         process.kill()
         process.wait()
