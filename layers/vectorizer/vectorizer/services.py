@@ -155,7 +155,7 @@ def build_manifests(settings: Settings | None = None) -> FileJobManifests:
     dynamodb = aws_client("dynamodb")
     return FileJobManifests(
         S3Objects(aws_client("s3", S3_CONFIG)), FileJobStore(dynamodb, settings.jobs_table, settings.job_ttl_days),
-        dynamodb, settings.jobs_table, settings.files_bucket,
+        JobStore(dynamodb, settings.jobs_table, settings.job_ttl_days), settings.files_bucket,
     )
 
 

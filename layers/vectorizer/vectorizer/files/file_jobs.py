@@ -14,14 +14,13 @@ it well after its upload link expired (`jobs.sweeper`: no file was uploaded).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 from vectorizer.files.file_job_store import AWAITING_UPLOAD, FileJobStore
 from vectorizer.files.layout import manifest_key
 from vectorizer.files.manifest import FailedItem, FileJobSummary, Manifest, output_links, write_manifest
 from vectorizer.files.ports import ObjectStorePort
-from vectorizer.jobs.job_store import API_ORIGIN, JOB_SK, OUTPUT_FILES, JobRecord, open_shard
+from vectorizer.jobs.job_store import API_ORIGIN, JOB_SK, OUTPUT_FILES, JobRecord, JobStore, open_shard
 from vectorizer.jobs.timestamps import expiry, now_iso
 
 
@@ -81,32 +80,13 @@ class FileJobOutputs:
         return output_links(self._objects, self._bucket, manifest, self._expires).model_dump(mode="json")
 
 
-def item_errors(dynamodb_client: Any, table: str, job_id: str) -> Iterator[FailedItem]:
-    """Every item error of the job, in index order, page after page (never all in memory)."""
-    query: dict[str, Any] = {
-        "TableName": table, "KeyConditionExpression": "jobId = :job AND begins_with(sk, :prefix)",
-        "ExpressionAttributeValues": {":job": {"S": job_id}, ":prefix": {"S": "error#"}}, "ConsistentRead": True,
-    }
-    while True:
-        answer = dynamodb_client.query(**query)
-        for item in answer.get("Items", []):
-            line = item.get("line", {}).get("N")
-            yield FailedItem(index=int(item["index"]["N"]), line=int(line) if line is not None else None,
-                             id=item.get("id", {}).get("S"), error=item["error"]["S"])
-        if "LastEvaluatedKey" not in answer:
-            return
-        query["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
-
-
 class FileJobManifests:
     """Writes an ended file job's `failed.jsonl` and `manifest.json` (the notifier does, before the callback)."""
 
-    def __init__(self, objects: ObjectStorePort, states: FileJobStore, dynamodb_client: Any, table: str,
-                 bucket: str) -> None:
+    def __init__(self, objects: ObjectStorePort, states: FileJobStore, jobs: JobStore, bucket: str) -> None:
         self._objects = objects
         self._states = states
-        self._db = dynamodb_client
-        self._table = table
+        self._jobs = jobs
         self._bucket = bucket
 
     def write(self, job: JobRecord) -> Manifest | None:
@@ -124,7 +104,10 @@ class FileJobManifests:
             total=job.total if job.total is not None else job.succeeded + job.failed,
             succeeded=job.succeeded, failed=job.failed,
         )
-        return write_manifest(self._objects, self._bucket, summary, item_errors(self._db, self._table, job.job_id))
+        # Read strongly: the notifier runs right after the job's last chunk recorded its errors.
+        failures = (FailedItem(index=e.index, line=e.line, id=e.id, error=e.error)
+                    for e in self._jobs.item_errors(job.job_id, consistent=True))
+        return write_manifest(self._objects, self._bucket, summary, failures)
 
 
 def awaits_upload(states: FileJobStore, job_id: str) -> bool:

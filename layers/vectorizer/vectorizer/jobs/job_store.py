@@ -33,7 +33,7 @@ its chunks are skipped.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -594,19 +594,25 @@ class JobStore:
         return job
 
     def _errors(self, job_id: str, limit: int) -> list[ItemError]:
-        errors: list[ItemError] = []
+        return list(self.item_errors(job_id, limit=limit))
+
+    def item_errors(self, job_id: str, *, limit: int | None = None, consistent: bool = False) -> Iterator[ItemError]:
+        """Takes a job id (at most `limit` errors, None for all; `consistent` for a strongly
+        consistent read); yields its item errors in index order, a query page at a time, so that
+        a job with many failures is never held in memory whole."""
         query: dict[str, Any] = {
             "TableName": self._table,
             "KeyConditionExpression": "jobId = :job AND begins_with(sk, :prefix)",
             "ExpressionAttributeValues": {":job": {"S": job_id}, ":prefix": {"S": "error#"}},
         }
-        while len(errors) < limit:
-            answer = self._db.query(**query, Limit=limit - len(errors))
-            errors.extend(
-                ItemError(index=int(i["index"]["N"]), id=_s(i, "id"), error=i["error"]["S"], line=_n(i, "line"))
-                for i in answer.get("Items", [])
-            )
-            if "LastEvaluatedKey" not in answer:
-                break
-            query["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
-        return errors
+        if consistent:
+            query["ConsistentRead"] = True
+        read = 0
+        while limit is None or read < limit:
+            page = self._db.query(**query, **({} if limit is None else {"Limit": limit - read}))
+            for i in page.get("Items", []):
+                read += 1
+                yield ItemError(index=int(i["index"]["N"]), id=_s(i, "id"), error=i["error"]["S"], line=_n(i, "line"))
+            if "LastEvaluatedKey" not in page:
+                return
+            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
