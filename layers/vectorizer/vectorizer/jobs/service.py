@@ -609,9 +609,9 @@ class _Pipeline:
         results = await asyncio.gather(
             *(self._batch([distinct[i] for i in batch], holders) for batch in batches), return_exceptions=True
         )
-        if self._unstored:
+        if self._unstored:  # the last page, short of a full one
             rest, self._unstored = self._unstored, []
-            results.append(*await asyncio.gather(self._store(rest), return_exceptions=True))
+            results.extend(await asyncio.gather(self._store(rest), return_exceptions=True))
         # After every put of the chunk, and before it is counted (or failed): what was stored stays.
         # The content cache's writes run on past it: the worker waits for them once per invocation.
         await self._in_pool(self._services.vectors.flush, self._message.job_id, self._message.chunk)
