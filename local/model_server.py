@@ -39,6 +39,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from werkzeug.exceptions import HTTPException
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from local.processes import wait_for_stop_or_orphaning
+
 DEFAULT_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 DEFAULT_PORT = 8088
 DEFAULT_HOST = "127.0.0.1"
@@ -398,13 +400,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     print(ready_line(encoder.model_id, encoder.dimensions, listeners), flush=True)
     try:
-        # A timed wait keeps the main thread responsive to signals. The parent's death signal is the
-        # fast way out; watching the parent too covers a signal that never comes (one blocked in a
-        # mask inherited from the parent, say), as the local stack and its function runtimes do.
-        while not stop.wait(0.5):
-            if os.getppid() != parent:
-                log.info("the process that started this endpoint is gone: stopping")
-                stop_soon()
+        # The parent's death signal is the fast way out; watching the parent too covers a signal
+        # that never comes (one blocked in a mask inherited from the parent, say).
+        if wait_for_stop_or_orphaning(stop, parent, interval=0.5):
+            log.info("the process that started this endpoint is gone: stopping")
+            stop_soon()
     finally:
         stop_listeners(listeners)
     log.info("stopped")

@@ -67,7 +67,7 @@ from local.api_gateway import (
 )
 from local.functions_pool import FunctionError, FunctionPool
 from local.moto_dynamodb import SerializedMotoServer
-from local.processes import stop
+from local.processes import stop, wait_for_stop_or_orphaning
 from local.sqs_event_source import SqsEventSource
 from local.template_stack import (
     DeployedStack,
@@ -512,9 +512,7 @@ def main() -> None:
             flush=True,
         )
         # Stop on Ctrl-C or SIGTERM, and also when whoever started us is gone.
-        while not stopping.wait(1.0):
-            if os.getppid() != parent:
-                break
+        wait_for_stop_or_orphaning(stopping, parent, interval=1.0)
     print("stopped", flush=True)
 
 
