@@ -25,20 +25,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 from huggingface_hub import InferenceClient
 
 from local.job_client import read_vectors, wait_for_job
-from local.launcher import ROOT, free_port, stack_ports, started_stack
-from local.processes import stop
+from local.launcher import free_port, stack_ports, started_stack
+from local.stack import model_endpoint
 
 MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 CORPUS = Path(__file__).resolve().parent.parent / "demo" / "corpus.jsonl"
@@ -105,37 +101,12 @@ def read_back(api: str, job_id: str, count: int) -> float:
     return time.perf_counter() - started
 
 
-@contextmanager
-def started_model_server() -> Iterator[str]:
-    """The real model endpoint (`local.model_server`) in a child process at this process's priority,
-    on a free loopback port; yields its base URL once `/health` answers, stops it afterwards.
-    """
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "local.model_server", "--port", str(port),
-                                "--host", "127.0.0.1"], cwd=ROOT, stdin=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 300
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the model endpoint did not start")
-            time.sleep(0.5)
-        yield url
-    finally:
-        stop(process)
-
-
 def measure(texts: list[str], *, with_peer: bool = True, stack_nice: int = STACK_NICE) -> dict[str, float]:
     """Takes the texts (whether to time the peer too, and the stack's niceness); returns seconds by
     name: `ideal`, `ideal_grouped`, `ours` (to succeeded), `read_back` and, with `with_peer`, `peer`, all against one
     real model endpoint and one local stack using it, which this starts and stops.
     """
-    with started_model_server() as model, started_stack(
+    with model_endpoint(free_port()) as model, started_stack(
             env={**stack_ports(), "HF_API_BASE_URL": model, "LOCAL_STACK_NICE": str(stack_nice)}) as stack:
         ideal(model, texts[:64])  # warm the model and the connection pools once
         # The stack's functions too, with texts of their own: the content cache must not answer the timed job.

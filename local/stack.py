@@ -44,7 +44,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -387,21 +387,39 @@ def _moto(settings: StackSettings) -> Iterator[None]:
 
 
 @contextmanager
+def model_endpoint(port: int, extra_hosts: Sequence[str] = ()) -> Iterator[str]:
+    """The real model endpoint (`local.model_server`) in a child process, on `port` of loopback and
+    of each of `extra_hosts`; yields its loopback URL once `/health` answers, stops it afterwards.
+    Raises RuntimeError when it exits or does not answer within 300 s (the model's first load on a
+    busy machine).
+    """
+    args = [sys.executable, "-m", "local.model_server", "--port", str(port)]
+    for host in ["127.0.0.1", *extra_hosts]:
+        args += ["--host", host]
+    # The endpoint asks Linux itself to stop it when this process dies (model_server.die_with_parent),
+    # and watches for it too.
+    process = subprocess.Popen(args, cwd=ROOT, stdin=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+
+    def answers() -> bool:
+        if process.poll() is not None:
+            raise RuntimeError(f"the model endpoint exited with status {process.returncode}")
+        return httpx.get(f"{url}/health", timeout=2).status_code == 200
+
+    try:
+        _wait_until("the model endpoint", answers, timeout=300)
+        yield url
+    finally:
+        stop(process)
+
+
+@contextmanager
 def _model_endpoint(settings: StackSettings) -> Iterator[None]:
     if settings.hf_base_url:
         yield  # another endpoint was named: nothing to start
         return
-    args = [sys.executable, "-m", "local.model_server", "--port", str(settings.model_port)]
-    for host in settings.hosts:
-        args += ["--host", host]
-    # The endpoint asks Linux itself to stop it when this process dies (model_server.die_with_parent).
-    process = subprocess.Popen(args, cwd=ROOT)
-    try:
-        _wait_until("the model endpoint",
-                    lambda: httpx.get(f"{settings.model_url}/health", timeout=2).status_code == 200, timeout=300)
+    with model_endpoint(settings.model_port, settings.hosts[1:]):
         yield
-    finally:
-        stop(process)
 
 
 def scheduled_event(rule: str) -> dict[str, Any]:
