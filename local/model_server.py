@@ -39,7 +39,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from werkzeug.exceptions import HTTPException
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from local.processes import wait_for_stop_or_orphaning
+from local.processes import StopRequest, wait_for_stop_or_orphaning
 
 DEFAULT_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 DEFAULT_PORT = 8088
@@ -374,23 +374,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # our own request line replaces its
 
-    stop = threading.Event()
-
-    def stop_soon(*_: object) -> None:
-        stop.set()
-        # The graceful stop below takes a second; should it hang (a torch thread mid-encode at exit,
-        # on a starved machine), the process still goes, so no orphan keeps the port.
-        watchdog = threading.Timer(STOP_GRACE_SECONDS, os._exit, args=(0,))
-        watchdog.daemon = True
-        watchdog.start()
-
+    stop = StopRequest()
     for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, stop_soon)
+        signal.signal(signum, stop)
 
     started = time.perf_counter()
     encoder = SentenceTransformerEncoder(args.model_path, args.model_id, threads=args.threads)
     log.info("loaded %s (%d dims) in %.1fs", encoder.model_id, encoder.dimensions, time.perf_counter() - started)
-    if stop.is_set():
+    if stop.requested:
         return 0
 
     try:
@@ -404,7 +395,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         # that never comes (one blocked in a mask inherited from the parent, say).
         if wait_for_stop_or_orphaning(stop, parent, interval=0.5):
             log.info("the process that started this endpoint is gone: stopping")
-            stop_soon()
+        # The graceful stop below takes a second; should it hang (a torch thread mid-encode at exit,
+        # on a starved machine), the process still goes, so no orphan keeps the port.
+        watchdog = threading.Timer(STOP_GRACE_SECONDS, os._exit, args=(0,))
+        watchdog.daemon = True
+        watchdog.start()
     finally:
         stop_listeners(listeners)
     log.info("stopped")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-import threading
+import time
 
 
 def stop(process: subprocess.Popen, grace_seconds: float = 10) -> None:
@@ -18,11 +18,26 @@ def stop(process: subprocess.Popen, grace_seconds: float = 10) -> None:
         process.wait()
 
 
-def wait_for_stop_or_orphaning(stop: threading.Event, parent: int, interval: float) -> bool:
-    """Wait until `stop` is set or this process's parent is no longer `parent` (its pid at start);
-    returns True when it is the parent that went. The timed wait keeps the main thread responsive
-    to signals, and watching the parent covers a death signal that never comes."""
-    while not stop.wait(interval):
+class StopRequest:
+    """A stop asked for by a signal handler. Asking takes no lock: a handler that sets a
+    `threading.Event` runs in the main thread and can land while that thread holds the Event's own
+    lock inside `wait()`, and then waits for itself for ever (seen: a model endpoint that never
+    stopped after its stack was killed)."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def __call__(self, *_: object) -> None:
+        """Usable as a signal handler: takes (signum, frame) and returns nothing."""
+        self.requested = True
+
+
+def wait_for_stop_or_orphaning(stop: StopRequest, parent: int, interval: float) -> bool:
+    """Wait until `stop` is requested or this process's parent is no longer `parent` (its pid at
+    start); returns True when it is the parent that went. Sleeping in steps keeps the main thread
+    responsive to signals, and watching the parent covers a death signal that never comes."""
+    while not stop.requested:
         if os.getppid() != parent:
             return True
+        time.sleep(interval)
     return False

@@ -67,7 +67,7 @@ from local.api_gateway import (
 )
 from local.functions_pool import FunctionError, FunctionPool
 from local.moto_dynamodb import SerializedMotoServer
-from local.processes import stop, wait_for_stop_or_orphaning
+from local.processes import StopRequest, stop, wait_for_stop_or_orphaning
 from local.sqs_event_source import SqsEventSource
 from local.template_stack import (
     DeployedStack,
@@ -514,9 +514,9 @@ def main() -> None:
 
     # One line per invocation comes from the function pools; werkzeug's access log would repeat it.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    stopping = threading.Event()
+    stopping = StopRequest()
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, lambda *_: stopping.set())
+        signal.signal(signum, stopping)
     parent = os.getppid()
     with running_stack(settings) as deployed:
         env = deployed.environment("ApiFunction")

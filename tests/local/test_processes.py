@@ -8,18 +8,18 @@ import sys
 import threading
 import time
 
-from local.processes import stop, wait_for_stop_or_orphaning
+from local.processes import StopRequest, stop, wait_for_stop_or_orphaning
 
 
-def test_a_stop_set_ends_the_wait_and_says_the_parent_is_still_there() -> None:
-    event = threading.Event()
-    threading.Timer(0.1, event.set).start()
-    assert wait_for_stop_or_orphaning(event, os.getppid(), interval=0.02) is False
+def test_a_stop_request_ends_the_wait_and_says_the_parent_is_still_there() -> None:
+    request = StopRequest()
+    threading.Timer(0.1, request, args=(15, None)).start()
+    assert wait_for_stop_or_orphaning(request, os.getppid(), interval=0.02) is False
 
 
 def test_a_parent_other_than_the_one_at_start_ends_the_wait_as_orphaned() -> None:
     started = time.monotonic()
-    assert wait_for_stop_or_orphaning(threading.Event(), parent=-1, interval=0.02) is True
+    assert wait_for_stop_or_orphaning(StopRequest(), parent=-1, interval=0.02) is True
     assert time.monotonic() - started < 5
 
 
