@@ -3,13 +3,13 @@
     python -m benchmarks.performance.fake_endpoint --port 8099 --latency 0.1 --max-batch 32 \
         --concurrency 8 --queue 64
 
-Each request takes `latency` seconds; at most `max_batch` texts a request (413 above, as TEI
-answers); at most `concurrency` requests are worked at once, up to `queue` more wait their turn
-in arrival order, and any beyond those are answered 429 at once (TEI's overload answer). Vectors
-are `tests.fakes.fake_hf_server.expected_vector` of each text, so they are deterministic. It
-counts the requests and texts it answered 200; `GET /stats` reads the counts, `POST /reset`
-clears them. `started_endpoint` runs it in a process of its own, so that the client's CPU never
-slows the endpoint down and its latency stays what it says.
+Each request takes `latency` seconds from its admission to its answer; at most `max_batch`
+texts a request (413 above, as TEI answers); at most `concurrency` requests are worked at once,
+up to `queue` more wait their turn in arrival order, and any beyond those are answered 429 at
+once (TEI's overload answer). Vectors are `tests.fakes.fake_hf_server.expected_vector` of each
+text, so they are deterministic. It counts the requests and texts it answered 200; `GET /stats`
+reads the counts, `POST /reset` clears them. `started_endpoint` runs it in a process of its own,
+so that the client's CPU never slows the endpoint down and its latency stays what it says.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -112,9 +112,12 @@ def inputs_of(body: bytes) -> list[str] | None:
 class Endpoint:
     """The endpoint's state: its parameters, its gate and its counts."""
 
-    def __init__(self, params: EndpointParams) -> None:
-        """Takes the endpoint's costs."""
+    def __init__(self, params: EndpointParams, *, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        """Takes the endpoint's costs (and, for tests, the clock and sleep a request's latency is kept with)."""
         self.params = params
+        self._clock = clock
+        self._sleep = sleep
         self.gate = Gate(params.concurrency, params.queue)
         self.counts = Counts()
         self._lock = threading.Lock()
@@ -136,8 +139,12 @@ class Endpoint:
                 self.counts.overloaded += 1
             return 429, b'{"error": "Model is overloaded", "error_type": "overloaded"}'
         try:
-            time.sleep(self.params.latency)
+            admitted = self._clock()
             payload = ("[" + ",".join(self._vector(text) for text in texts) + "]").encode()
+            # The answer is built within the request's `latency`, not after it: building 32 vectors
+            # takes a few ms, and more when eight requests build at once, which would make every
+            # request take longer than the `latency` every ideal is computed from.
+            self._sleep(max(0.0, self.params.latency - (self._clock() - admitted)))
         finally:
             self.gate.leave()
         with self._lock:

@@ -103,3 +103,21 @@ def test_an_overloaded_endpoint_answers_429_over_http_and_counts_it() -> None:
 def test_paths_other_than_feature_extraction_are_not_found(path: str) -> None:
     with started_endpoint(EndpointParams(latency=0, dimensions=4)) as endpoint:
         assert httpx.post(endpoint.base_url + path, json={"inputs": ["x"]}).status_code == 404
+
+
+def test_a_request_takes_its_latency_from_admission_building_its_answer_included() -> None:
+    # A clock that building the answer moves on by 0.1 s: the request then sleeps only the rest of
+    # its 0.5 s, so that every request takes the latency the ideals are computed from, not more.
+    now = [100.0]
+    slept: list[float] = []
+    endpoint = Endpoint(EndpointParams(latency=0.5, max_batch=4, concurrency=1, queue=0, dimensions=4),
+                        clock=lambda: now[0], sleep=slept.append)
+
+    def slow_vector(text: str) -> str:
+        now[0] += 0.05
+        return json.dumps(expected_vector(text, 4))
+
+    endpoint._vector = slow_vector
+    status, _ = endpoint.answer(body(["one", "two"]))
+    assert status == 200
+    assert slept == [pytest.approx(0.4)]
