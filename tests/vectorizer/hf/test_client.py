@@ -15,6 +15,7 @@ import pytest
 
 from vectorizer.config import ModuleConfig, Target, resolve_target
 from vectorizer.errors import HuggingFaceError
+from vectorizer.hf import client as client_module
 from vectorizer.hf.client import EmbedOutcome, HuggingFaceClient, redact, request_body, request_headers
 from vectorizer.hf.usage import HfUsage
 from vectorizer.settings import Settings, settings_from
@@ -319,6 +320,43 @@ def test_concurrency_is_capped_at_hf_concurrency_and_used(concurrency: int) -> N
     assert len(fake.requests) == 20
     assert fake.max_in_flight == concurrency
     assert run.outcome.vectors == [vector_for(t) for t in inputs]
+
+
+def test_a_freed_slot_sends_its_next_request_before_the_answer_that_freed_it_is_parsed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # One slot, two batches: the second request must leave as soon as the first answer is in,
+    # not after that answer's parsing (which, for a wave of answers, would queue every next request).
+    events: list[str] = []
+    fake = FakeHF()
+    original = client_module.parse_embeddings
+
+    def parse(data: Any, expected: int) -> list[list[float]]:
+        events.append(f"parse {data[0][0]:.0f}")
+        return original(data, expected=expected)
+
+    async def transport(request: httpx.Request) -> httpx.Response:
+        events.append(f"send {json.loads(request.content)['inputs'][0]}")
+        return await fake(request)
+
+    monkeypatch.setattr(client_module, "parse_embeddings", parse)
+    inputs = texts(2)
+    sleeps: list[float] = []
+
+    async def go() -> EmbedOutcome:
+        async def sleep(wait: float) -> None:
+            sleeps.append(wait)
+
+        client = HuggingFaceClient(settings(HF_BATCH_SIZE="1", HF_CONCURRENCY="1"),
+                                   transport=httpx.MockTransport(transport), sleep=sleep)
+        try:
+            return await client.embed(target(), inputs, TOKEN, time.monotonic() + 60)
+        finally:
+            await client.aclose()
+
+    outcome = asyncio.run(go())
+    assert outcome.vectors == [vector_for(t) for t in inputs]
+    assert events.index("send text-1") < events.index("parse 0")
 
 
 def test_concurrency_cap_holds_during_retries_and_bisection() -> None:
