@@ -167,9 +167,10 @@ def run(scale: float, out: Path) -> Results:
             results.peer_service = job_runs.run_job(stack, endpoint, f"{results.peer_texts:,} peer texts",
                                                     peer_texts, timeout=job_timeout)
             # run_peers takes the base URL, as HF_API_BASE_URL does, and adds the model's path itself.
-            results.peers = run_peers(endpoint.base_url, peer_texts, job_runs.MODEL)
+            results.peers = [with_ideal(row, PARAMS)
+                             for row in run_peers(endpoint.base_url, peer_texts, job_runs.MODEL)]
             with started_endpoint(WEAVIATE_PARAMS) as wide:
-                results.peers.append(_weaviate_row(wide, peer_texts))
+                results.peers.append(with_ideal(_weaviate_row(wide, peer_texts), WEAVIATE_PARAMS))
             _say("peers done")
     results.bytes_per_vector = bytes_per_vector(PARAMS.dimensions)
     results.cost = cost_of_million(results.counts)
@@ -182,6 +183,15 @@ def run(scale: float, out: Path) -> Results:
     results.machine = dataclasses.replace(results.machine, total_seconds=time.monotonic() - started)
     write(results, out)
     return results
+
+
+def with_ideal(row: PeerRow, params: EndpointParams) -> PeerRow:
+    """Takes a peer's row and the costs of the endpoint it ran against; returns the row with that
+    endpoint's ideal for its texts (a failed row has none)."""
+    if row.failed:
+        return row
+    return dataclasses.replace(row, ideal=job_runs.ideal_seconds(row.items, params.max_batch, params.concurrency,
+                                                                 params.latency))
 
 
 def _weaviate_row(endpoint: RunningEndpoint, texts: list[str]) -> PeerRow:

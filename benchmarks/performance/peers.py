@@ -43,13 +43,20 @@ TIMEOUT_SECONDS = 120.0
 @dataclass(frozen=True)
 class PeerRow:
     """One peer's run: its name, the wall-clock seconds it took and how many texts it embedded, or
-    why it failed (`failed`; then `items` is 0 and `seconds` the time until it gave up).
+    why it failed (`failed`; then `items` is 0 and `seconds` the time until it gave up), and the
+    endpoint's ideal for its texts when known.
     """
 
     name: str
     seconds: float
     items: int
     failed: str | None = None
+    ideal: float = 0.0  # the endpoint's least seconds for these texts (set by the caller, who knows its costs)
+
+    @property
+    def efficiency(self) -> float:
+        """The endpoint's ceiling reached: ideal / seconds (0.0 when the ideal or the time is unknown)."""
+        return self.ideal / self.seconds if self.ideal > 0 and self.seconds > 0 else 0.0
 
     @property
     def items_per_second(self) -> float:

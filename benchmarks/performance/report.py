@@ -175,8 +175,9 @@ def _headline(r: Results) -> str:
                              "> 1x", "meets (the peer could not finish)"])
                 continue
             theirs = items_per_second(peer.items, peer.seconds)
+            ceiling = f"; the peer at {peer.efficiency:.2f} of the endpoint's ceiling" if peer.efficiency else ""
             rows.append([f"items/s, service vs {peer.name} ({peer.items:,} same texts)",
-                         f"{ours:,.0f} vs {theirs:,.0f} ({ours / theirs:.2f}x)" if theirs else "-",
+                         f"{ours:,.0f} vs {theirs:,.0f} ({ours / theirs:.2f}x{ceiling})" if theirs else "-",
                          "> 1x", "meets" if ours > theirs else "misses"])
     if r.real_model is not None:
         rows.append([f"real model, {r.real_model.texts:,}-text job to succeeded / endpoint alone",
@@ -258,19 +259,24 @@ def _peers(r: Results) -> str:
     ours = items_per_second(service.texts, service.seconds) if service else 0.0
     for peer in r.peers:
         if peer.failed:
-            rows.append([peer.name, "0", f"{peer.seconds:.2f}", f"failed: {peer.failed}", "-"])
+            rows.append([peer.name, "0", f"{peer.seconds:.2f}", f"failed: {peer.failed}", "-", "-"])
             continue
         theirs = items_per_second(peer.items, peer.seconds)
         rows.append([peer.name, f"{peer.items:,}", f"{peer.seconds:.2f}", f"{theirs:,.0f}",
+                     f"{peer.efficiency:.2f}" if peer.efficiency else "-",
                      f"{ours / theirs:.2f}" if theirs and service else "-"])
     if service:
         rows.append([f"this service (job \"{service.label}\", {service.status})", f"{service.texts:,}",
-                     f"{service.seconds:.2f}", f"{ours:,.0f}", "1.00"])
+                     f"{service.seconds:.2f}", f"{ours:,.0f}", f"{efficiency(service.ideal, service.seconds):.2f}",
+                     "1.00"])
     return (f"## Peers\n\nEach peer client calls the same fake endpoint with the same {r.peer_texts:,} texts,"
             " one peer after the other; the service's row is its job of those texts, run just before the"
             " peers (POST to succeeded, through API, queue, workers and DynamoDB; texts no earlier run had"
-            " sent, so the content cache answered none). Ratio = the service's items/s over the peer's.\n\n"
-            + _table(["client", "items", "seconds", "items/s", "service / peer"], rows))
+            " sent, so the content cache answered none). Of ceiling = the endpoint's ideal for those texts"
+            " (on the endpoint the client ran against) over the client's seconds: a client at 1.00 gets all"
+            " the endpoint can give, and no client can pass it. Ratio = the service's items/s over the"
+            " peer's.\n\n"
+            + _table(["client", "items", "seconds", "items/s", "of ceiling", "service / peer"], rows))
 
 
 def _footprint(r: Results) -> str:

@@ -112,13 +112,21 @@ def test_the_service_is_compared_with_every_peer_on_the_same_texts_not_with_anot
     # The service's 2,000 peer texts in 4 s: 500 items/s, against 100 and 200 (not the 10k job's 1,250).
     assert "| items/s, service vs huggingface_hub (2,000 same texts) | 500 vs 100 (5.00x) | > 1x | meets |" in text
     assert "| items/s, service vs langchain (2,000 same texts) | 500 vs 200 (2.50x) | > 1x | meets |" in text
-    assert "| langchain | 2,000 | 10.00 | 200 | 2.50 |" in text
-    assert '| this service (job "2,000 peer texts", succeeded) | 2,000 | 4.00 | 500 | 1.00 |' in text
+    assert "| langchain | 2,000 | 10.00 | 200 | - | 2.50 |" in text  # no ideal known for this peer
+    # The service's ideal for 2,000 texts: 63 requests in 8 waves of 0.1 s, 0.8 s of its 4 s.
+    assert '| this service (job "2,000 peer texts", succeeded) | 2,000 | 4.00 | 500 | 0.20 | 1.00 |' in text
 
 
 def test_a_peer_faster_than_the_service_is_a_miss() -> None:
     text = render(dataclasses.replace(results(), peers=[PeerRow("quick", 1.0, 2000)]))
     assert "| items/s, service vs quick (2,000 same texts) | 500 vs 2,000 (0.25x) | > 1x | misses |" in text
+
+
+def test_a_peer_with_a_known_ideal_shows_how_much_of_the_endpoint_it_got() -> None:
+    text = render(dataclasses.replace(results(), peers=[PeerRow("quick", 1.0, 2000, ideal=0.8)]))
+    assert ("| items/s, service vs quick (2,000 same texts) | 500 vs 2,000 (0.25x; the peer at 0.80 of the"
+            " endpoint's ceiling) | > 1x | misses |") in text
+    assert "| quick | 2,000 | 1.00 | 2,000 | 0.80 | 0.25 |" in text
 
 
 def test_a_peer_that_failed_is_shown_failed_with_its_reason_not_as_slow() -> None:

@@ -75,3 +75,15 @@ def test_a_peer_that_fails_gets_a_row_saying_why_and_the_other_peers_still_run(f
 
     assert [(row.name, row.items, row.failed) for row in rows] == [
         (name, 0, f"{name}: 4 vectors for 5 texts") for name in PEERS]
+
+
+def test_a_peer_row_gets_the_ideal_of_the_endpoint_it_ran_against_and_a_failed_one_none() -> None:
+    from benchmarks.performance.__main__ import with_ideal
+    from benchmarks.performance.fake_endpoint import EndpointParams
+
+    params = EndpointParams(latency=0.5, max_batch=32, concurrency=8)
+    row = with_ideal(PeerRow("x8", 5.0, 2000), params)  # 63 requests: 8 waves of 0.5 s
+    assert (row.ideal, row.efficiency) == (4.0, 0.8)
+    failed = PeerRow("weaviate_like", 0.1, 0, "413")
+    assert with_ideal(failed, params) == failed
+    assert failed.efficiency == 0.0
