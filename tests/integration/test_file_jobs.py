@@ -24,7 +24,7 @@ from local.functions import load_function
 from local.lambda_context import LocalContext
 from local.template_stack import route_rules_to_queues
 from tests.conftest import CALLER_TOKEN
-from tests.fakes.fake_hf_server import expected_vector
+from tests.fakes.fake_hf_server import Faults, expected_vector
 from tests.function_harness import Harness
 from vectorizer.files.file_jobs import awaits_upload
 from vectorizer.files.service import split_upload
@@ -213,3 +213,33 @@ def test_lines_that_are_weaviate_objects_are_read_by_the_class_given_with_the_jo
     texts = [object_text(weaviate_class, line["properties"]) for line in objects_in_file]
     assert [(row["id"], row["vector"]) for row in rows] == [
         (f"obj-{n}", expected_vector(texts[n])) for n in range(3)]
+
+
+@pytest.mark.parametrize("faults", [Faults(refuse_texts=frozenset({TEXTS[1]}))])
+def test_a_redriven_file_chunk_keeps_the_vectors_its_shard_already_had(harness: Harness, fake_hf) -> None:
+    # The chunk's shard is written whole at the end of a run: a redrive that embeds only the items
+    # without a vector must still write the ones the shard already had.
+    answer = harness.api("POST", "/jobs", {"config": {"model": MODEL}, "input": {"format": "jsonl"}},
+                         headers={"X-Huggingface-Api-Key": CALLER_TOKEN})
+    job_id = answer.body["jobId"]
+    key = f"uploads/{job_id}/input.jsonl"
+    lines = [json.dumps({"id": f"doc-{n}", "text": t}) for n, t in enumerate(TEXTS[:3])]
+    boto3.client("s3").put_object(Bucket=bucket(harness), Key=key, Body="".join(f"{line}\n" for line in lines).encode())
+    assert split_upload(build_services(), bucket(harness), key, time.monotonic() + 30).outcome == "split"
+    [queued] = harness.sqs.receive_message(QueueUrl=harness.queue_url, MaxNumberOfMessages=10)["Messages"]
+    harness.sqs.change_message_visibility(QueueUrl=harness.queue_url, ReceiptHandle=queued["ReceiptHandle"],
+                                          VisibilityTimeout=0)
+    harness.run_worker_until_idle()
+    status = harness.api("GET", f"/jobs/{job_id}").body
+    assert (status["status"], status["succeeded"], status["failed"]) == ("partial", 2, 1)
+
+    fake_hf.reconfigure(Faults())  # the model takes the refused text now; the operator redrives the chunk
+    harness.sqs.send_message(QueueUrl=harness.queue_url, MessageBody=queued["Body"])
+    harness.run_worker_until_idle()
+
+    status = harness.api("GET", f"/jobs/{job_id}").body
+    assert (status["status"], status["succeeded"], status["failed"]) == ("succeeded", 3, 0)
+    shard = objects(harness, f"jobs/{job_id}/shards/")[f"jobs/{job_id}/shards/part-000000.jsonl"]
+    rows = [json.loads(line) for line in shard.splitlines()]
+    assert [(row["id"], row["vector"]) for row in rows] == [(f"doc-{n}", expected_vector(t))
+                                                            for n, t in enumerate(TEXTS[:3])]

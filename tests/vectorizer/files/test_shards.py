@@ -100,3 +100,25 @@ def test_a_shard_refuses_another_job_or_chunk(objects: S3Objects, bucket: str) -
         shard.put("job-2", [StoredVector(0, None, [1.0])], model="m")
     with pytest.raises(ValueError, match="not chunk 1 of job-1"):
         shard.flush("job-1", 1)
+
+
+def test_a_shard_written_again_keeps_the_rows_it_had_beside_the_new_ones(objects: S3Objects, bucket: str) -> None:
+    first = ShardVectorStore(objects, bucket, "job-1", 0)
+    first.put("job-1", [StoredVector(0, "a", [0.5, 1.0], line=1), StoredVector(2, "c", [0.1, 0.2], line=3)], model="m")
+    first.flush("job-1", 0)
+
+    redriven = ShardVectorStore(objects, bucket, "job-1", 0)  # a later run of the chunk: only its missing item
+    redriven.put("job-1", [StoredVector(1, "b", [2.0, -1.0], line=2)], model="m")
+    redriven.flush("job-1", 0)
+
+    stem = "jobs/job-1/shards/part-000000"
+    assert jsonl(objects.get(bucket, f"{stem}.jsonl")) == [
+        {"id": "a", "line": 1, "vector": [0.5, 1.0]},
+        {"id": "b", "line": 2, "vector": [2.0, -1.0]},
+        {"id": "c", "line": 3, "vector": as_float32([0.1, 0.2])},
+    ]
+    assert jsonl(objects.get(bucket, f"{stem}.ids.jsonl")) == [
+        {"index": 0, "line": 1, "id": "a"}, {"index": 1, "line": 2, "id": "b"}, {"index": 2, "line": 3, "id": "c"}]
+    matrix = np.load(io.BytesIO(objects.get(bucket, f"{stem}.npy") or b""))
+    assert matrix.tolist() == [[0.5, 1.0], [2.0, -1.0], as_float32([0.1, 0.2])]
+    assert redriven.stored_indexes("job-1", [0, 1, 2, 3]) == {0, 1, 2}

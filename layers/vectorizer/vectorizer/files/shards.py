@@ -4,6 +4,8 @@
 `put` buffers, `flush` writes the shard once the chunk's vectors are all in. A shard is whole
 or absent: its ids file is written last and is what says it exists, so a chunk that died half
 way (vectors written, ids not) is written again in full, and readers never see half a shard.
+A chunk run again over a shard it wrote before (a redrive) writes the shard's rows back with its
+new ones.
 """
 
 from __future__ import annotations
@@ -60,6 +62,10 @@ class ShardVectorStore:
         self._check(job_id, chunk)
         if not self._buffer:
             return
+        # A redriven chunk embeds only its items without a vector: the rows its shard already
+        # holds are written again with the new ones, or the rewrite would drop them.
+        for row in self._written_rows():
+            self._buffer.setdefault(row.index, row)
         rows = [self._buffer[index] for index in sorted(self._buffer)]
         matrix = npy_matrix([row.vector for row in rows])
         vectors = _jsonl([{"id": row.id, "line": _line(row), "vector": as_float32(row.vector)} for row in rows])
@@ -68,6 +74,16 @@ class ShardVectorStore:
         self._objects.put(self._bucket, self._keys.npy, matrix, content_type=NPY)
         self._objects.put(self._bucket, self._keys.ids, ids, content_type=JSONL)  # last: the shard now exists
         self._buffer.clear()
+
+    def _written_rows(self) -> list[StoredVector]:
+        """The rows of this chunk's shard as written before (none when it has no shard yet)."""
+        ids = self._objects.get(self._bucket, self._keys.ids)
+        if ids is None:
+            return []
+        vectors = self._objects.get(self._bucket, self._keys.jsonl) or b""
+        return [StoredVector(index=row["index"], id=row["id"], vector=data["vector"], line=row["line"])
+                for row, data in zip(map(json.loads, ids.splitlines()), map(json.loads, vectors.splitlines()),
+                                     strict=True)]
 
     def stored_indexes(self, job_id: str, indexes: list[int]) -> set[int]:
         """Those of `indexes` in this chunk's written shard (its ids file); none before it is written."""
