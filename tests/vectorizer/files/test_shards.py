@@ -122,3 +122,28 @@ def test_a_shard_written_again_keeps_the_rows_it_had_beside_the_new_ones(objects
     matrix = np.load(io.BytesIO(objects.get(bucket, f"{stem}.npy") or b""))
     assert matrix.tolist() == [[0.5, 1.0], [2.0, -1.0], as_float32([0.1, 0.2])]
     assert redriven.stored_indexes("job-1", [0, 1, 2, 3]) == {0, 1, 2}
+
+
+def test_a_rewrite_reads_the_earlier_rows_by_line_when_a_later_run_died_before_its_ids(
+    objects: S3Objects, bucket: str,
+) -> None:
+    first = ShardVectorStore(objects, bucket, "job-1", 0)
+    first.put("job-1", [StoredVector(0, "a", [0.5, 1.0], line=1), StoredVector(2, "c", [0.25, 0.75], line=3)],
+              model="m")
+    first.flush("job-1", 0)
+    stem = "jobs/job-1/shards/part-000000"
+    # A second run wrote its JSONL (rows 0, 1 and 2) and died before its .npy and ids file.
+    objects.put(bucket, f"{stem}.jsonl", b"".join(json.dumps(row).encode() + b"\n" for row in [
+        {"id": "a", "line": 1, "vector": [0.5, 1.0]}, {"id": "b", "line": 2, "vector": [9.0, 9.0]},
+        {"id": "c", "line": 3, "vector": [0.25, 0.75]}]), content_type="application/x-ndjson")
+
+    third = ShardVectorStore(objects, bucket, "job-1", 0)
+    third.put("job-1", [StoredVector(1, "b", [2.0, -1.0], line=2)], model="m")
+    third.flush("job-1", 0)
+
+    assert jsonl(objects.get(bucket, f"{stem}.jsonl")) == [
+        {"id": "a", "line": 1, "vector": [0.5, 1.0]},
+        {"id": "b", "line": 2, "vector": [2.0, -1.0]},
+        {"id": "c", "line": 3, "vector": [0.25, 0.75]},
+    ]
+    assert [row["index"] for row in jsonl(objects.get(bucket, f"{stem}.ids.jsonl"))] == [0, 1, 2]

@@ -76,14 +76,27 @@ class ShardVectorStore:
         self._buffer.clear()
 
     def _written_rows(self) -> list[StoredVector]:
-        """The rows of this chunk's shard as written before (none when it has no shard yet)."""
+        """The rows of this chunk's shard as written before (none when it has no shard yet).
+
+        The ids file says which rows the shard holds. Each row's vector is found in the JSONL by
+        its line (a file's line is one item), not by position: a later run that died after its
+        JSONL and before its ids file leaves a JSONL with more rows than the ids file lists.
+        """
         ids = self._objects.get(self._bucket, self._keys.ids)
         if ids is None:
             return []
-        vectors = self._objects.get(self._bucket, self._keys.jsonl) or b""
-        return [StoredVector(index=row["index"], id=row["id"], vector=data["vector"], line=row["line"])
-                for row, data in zip(map(json.loads, ids.splitlines()), map(json.loads, vectors.splitlines()),
-                                     strict=True)]
+        listed = [json.loads(line) for line in ids.splitlines()]
+        written = [json.loads(line) for line in (self._objects.get(self._bucket, self._keys.jsonl) or b"").splitlines()]
+        by_line = {row["line"]: row["vector"] for row in written if row.get("line") is not None}
+        rows = []
+        for position, row in enumerate(listed):
+            if row["line"] is not None:
+                vector = by_line.get(row["line"])
+            else:  # no line to match by: only a JSONL of the same rows can be read by position
+                vector = written[position]["vector"] if len(written) == len(listed) else None
+            if vector is not None:
+                rows.append(StoredVector(index=row["index"], id=row["id"], vector=vector, line=row["line"]))
+        return rows
 
     def stored_indexes(self, job_id: str, indexes: list[int]) -> set[int]:
         """Those of `indexes` in this chunk's written shard (its ids file); none before it is written."""
