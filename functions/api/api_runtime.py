@@ -36,9 +36,8 @@ def services() -> Services:
 def count_hf_usage(usage: HfUsage) -> None:
     """Report what an inline call asked of HF, and what the content cache and the dedupe spared it,
     under the metric names the worker uses per chunk (an inline call has no job to count it in)."""
-    _metrics.add_metric(name="CacheHits", unit=MetricUnit.Count, value=usage.cache_hits)
-    _metrics.add_metric(name="HfRequests", unit=MetricUnit.Count, value=usage.requests)
-    _metrics.add_metric(name="HfRequestsSaved", unit=MetricUnit.Count, value=usage.requests_saved)
+    for name, value in usage.metric_counts().items():
+        _metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
 
 
 def for_each_services(build: Callable[[Services], T]) -> Callable[[], T]:

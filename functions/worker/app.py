@@ -237,9 +237,8 @@ def _handle(record: SQSRecord, deadline: float) -> None:
     _metric("ChunkDynamoSeconds", MetricUnit.Seconds, times.dynamo_seconds)
     _metric("ChunkCpuSeconds", MetricUnit.Seconds, times.cpu_seconds)
     # What HF was asked, and what the content cache and the dedupe spared it.
-    _metric("CacheHits", MetricUnit.Count, usage.cache_hits)
-    _metric("HfRequests", MetricUnit.Count, usage.requests)
-    _metric("HfRequestsSaved", MetricUnit.Count, usage.requests_saved)
+    for name, value in usage.metric_counts().items():
+        _metric(name, MetricUnit.Count, value)
 
 
 @logger.inject_lambda_context(log_event=False)

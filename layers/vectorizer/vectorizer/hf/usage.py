@@ -39,3 +39,8 @@ class HfUsage:
     def hit_ratio(self) -> float | None:
         """Share of the inputs answered from the cache; None when there were none."""
         return round(self.cache_hits / self.texts, 4) if self.texts else None
+
+    def metric_counts(self) -> dict[str, int]:
+        """The counts every path reports as EMF metrics (all Count), by metric name: what HF was
+        asked, and what the content cache and the dedupe spared it."""
+        return {"CacheHits": self.cache_hits, "HfRequests": self.requests, "HfRequestsSaved": self.requests_saved}
