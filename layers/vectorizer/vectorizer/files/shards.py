@@ -75,6 +75,10 @@ class ShardVectorStore:
         self._objects.put(self._bucket, self._keys.ids, ids, content_type=JSONL)  # last: the shard now exists
         self._buffer.clear()
 
+    def _jsonl_rows(self, key: str) -> list[dict[str, Any]]:
+        """The rows of one of this shard's JSONL objects (none when it was never written)."""
+        return [json.loads(line) for line in (self._objects.get(self._bucket, key) or b"").splitlines()]
+
     def _written_rows(self) -> list[StoredVector]:
         """The rows of this chunk's shard as written before (none when it has no shard yet).
 
@@ -82,11 +86,10 @@ class ShardVectorStore:
         its line (a file's line is one item), not by position: a later run that died after its
         JSONL and before its ids file leaves a JSONL with more rows than the ids file lists.
         """
-        ids = self._objects.get(self._bucket, self._keys.ids)
-        if ids is None:
+        listed = self._jsonl_rows(self._keys.ids)
+        if not listed:
             return []
-        listed = [json.loads(line) for line in ids.splitlines()]
-        written = [json.loads(line) for line in (self._objects.get(self._bucket, self._keys.jsonl) or b"").splitlines()]
+        written = self._jsonl_rows(self._keys.jsonl)
         by_line = {row["line"]: row["vector"] for row in written if row.get("line") is not None}
         rows = []
         for position, row in enumerate(listed):
@@ -101,8 +104,5 @@ class ShardVectorStore:
     def stored_indexes(self, job_id: str, indexes: list[int]) -> set[int]:
         """Those of `indexes` in this chunk's written shard (its ids file); none before it is written."""
         self._check(job_id)
-        body = self._objects.get(self._bucket, self._keys.ids)
-        if body is None:
-            return set()
         wanted = set(indexes)
-        return {row["index"] for row in map(json.loads, body.splitlines()) if row["index"] in wanted}
+        return {row["index"] for row in self._jsonl_rows(self._keys.ids) if row["index"] in wanted}
